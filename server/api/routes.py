@@ -1,0 +1,205 @@
+"""REST API v1 and WHIP signalling (RFC 9725)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..service import ConferenceService, Principal, ServiceError
+from . import validation as v
+from .errors import read_json
+
+SERVICE = web.AppKey("service", ConferenceService)
+MAX_SDP_BYTES = 64 * 1024
+MAX_INVITEES = 500
+
+routes = web.RouteTableDef()
+
+
+def _service(request: web.Request) -> ConferenceService:
+    return request.app[SERVICE]
+
+
+def _bearer(request: web.Request) -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise ServiceError(401, "unauthorized", "an Authorization: Bearer token is required")
+    return token.strip()
+
+
+async def _principal(request: web.Request) -> Principal:
+    return await _service(request).authenticate(_bearer(request))
+
+
+def _client_key(request: web.Request) -> str:
+    return f"ip:{request.remote or 'unknown'}"
+
+
+@routes.get("/healthz")
+async def healthz(request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+@routes.post("/api/v1/conferences")
+async def create_conference(request: web.Request) -> web.Response:
+    service = _service(request)
+    body = await read_json(request)
+    region = service.settings.default_region
+    title = v.text(body, "title") or ""
+    organizer = v.contact(body.get("organizer"), "organizer.", region=region, email_required=True)
+    raw_participants = body.get("participants", [])
+    if not isinstance(raw_participants, list):
+        raise v.invalid("participants", "must be a list")
+    if len(raw_participants) > MAX_INVITEES:
+        raise v.invalid("participants", f"at most {MAX_INVITEES} participants")
+    invitees = [
+        v.contact(item, f"participants[{i}].", region=region, email_required=False)
+        for i, item in enumerate(raw_participants)
+    ]
+    view, token = await service.create(
+        title=title,
+        organizer=organizer,
+        invitees=invitees,
+        starts_at=v.timestamp(body, "starts_at"),
+        language=v.language(body, service.settings.default_language),
+    )
+    base = service.settings.base_url
+    view.update(
+        organizer_token=token,
+        organizer_url=f"{base}/organizer/{view['id']}#token={token}",
+        api_url=f"{base}/api/v1/conferences/{view['id']}",
+    )
+    return web.json_response(view, status=201, headers={"Location": view["api_url"]})
+
+
+@routes.get("/api/v1/conferences/{id}")
+async def get_conference(request: web.Request) -> web.Response:
+    principal = await _principal(request)
+    return web.json_response(await _service(request).view(principal, request.match_info["id"]))
+
+
+@routes.patch("/api/v1/conferences/{id}/participants/{pid}")
+async def patch_participant(request: web.Request) -> web.Response:
+    principal = await _principal(request)
+    conference_id, pid = request.match_info["id"], request.match_info["pid"]
+    _service(request).require_organizer(principal, conference_id)
+    body = await read_json(request)
+    view = await _service(request).set_muted(principal, conference_id, pid, v.boolean(body, "muted"))
+    return web.json_response(view)
+
+
+@routes.delete("/api/v1/conferences/{id}/participants/{pid}")
+async def remove_participant(request: web.Request) -> web.Response:
+    principal = await _principal(request)
+    await _service(request).remove(principal, request.match_info["id"], request.match_info["pid"])
+    return web.Response(status=204)
+
+
+@routes.post("/api/v1/conferences/{id}/mute")
+async def mute_all(request: web.Request) -> web.Response:
+    principal = await _principal(request)
+    conference_id = request.match_info["id"]
+    _service(request).require_organizer(principal, conference_id)
+    body = await read_json(request)
+    muted = v.boolean(body, "muted")
+    changed = await _service(request).mute_all(principal, conference_id, muted)
+    return web.json_response({"muted": muted, "changed": changed})
+
+
+@routes.post("/api/v1/conferences/{id}/end")
+async def end_conference(request: web.Request) -> web.Response:
+    principal = await _principal(request)
+    return web.json_response(await _service(request).end(principal, request.match_info["id"]))
+
+
+@routes.get("/api/v1/conferences/{id}/report")
+async def report(request: web.Request) -> web.Response:
+    principal = await _principal(request)
+    return web.json_response(await _service(request).report(principal, request.match_info["id"]))
+
+
+@routes.post("/api/v1/join")
+async def join(request: web.Request) -> web.Response:
+    service = _service(request)
+    body = await read_json(request, limit=4096)
+    pin = body.get("pin")
+    if isinstance(pin, int) and not isinstance(pin, bool):
+        pin = str(pin)
+    if not isinstance(pin, str) or not pin.strip():
+        raise v.invalid("pin", "is required")
+    name = v.text(body, "name", max_length=100) or ""
+    answer: dict[str, Any] = await service.join(
+        "".join(pin.split()), name, _client_key(request)
+    )
+    answer["ice_servers"] = ice_servers(service)
+    return web.json_response(answer)
+
+
+def ice_servers(service: ConferenceService) -> list[dict[str, Any]]:
+    s = service.settings
+    servers: list[dict[str, Any]] = [{"urls": list(s.stun_servers)}] if s.stun_servers else []
+    if s.turn_servers:
+        servers.append(
+            {"urls": list(s.turn_servers), "username": s.turn_username,
+             "credential": s.turn_password}
+        )
+    return servers
+
+
+@routes.patch("/api/v1/me")
+async def patch_me(request: web.Request) -> web.Response:
+    """A participant mutes or unmutes themselves."""
+    principal = await _principal(request)
+    if principal.participant_id is None:
+        raise ServiceError(403, "forbidden", "only a joined participant can do this")
+    body = await read_json(request, limit=4096)
+    view = await _service(request).set_muted(
+        principal, principal.conference_id, principal.participant_id, v.boolean(body, "muted")
+    )
+    return web.json_response(view)
+
+
+@routes.post("/api/v1/webrtc")
+async def whip_offer(request: web.Request) -> web.Response:
+    principal = await _principal(request)
+    if request.content_type != "application/sdp":
+        raise ServiceError(415, "unsupported_media_type", "the offer must be application/sdp")
+    if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
+        raise ServiceError(413, "too_large", "the SDP offer is too large")
+    raw = await request.content.read(MAX_SDP_BYTES + 1)
+    if len(raw) > MAX_SDP_BYTES:
+        raise ServiceError(413, "too_large", "the SDP offer is too large")
+    try:
+        offer = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ServiceError(400, "bad_sdp", "the SDP offer is not UTF-8 text") from None
+    if not offer.startswith("v=0"):
+        raise ServiceError(400, "bad_sdp", "the body is not an SDP offer (it must start with v=0)")
+    answer, session_id = await _service(request).connect_webrtc(principal, offer)
+    location = f"/api/v1/webrtc/{session_id}"
+    return web.Response(
+        status=201,
+        body=answer.encode("utf-8"),
+        content_type="application/sdp",
+        headers={"Location": location},
+    )
+
+
+@routes.delete("/api/v1/webrtc/{session}")
+async def whip_delete(request: web.Request) -> web.Response:
+    principal = await _principal(request)
+    await _service(request).hang_up(principal, request.match_info["session"])
+    return web.Response(status=200)
+
+
+@routes.patch("/api/v1/webrtc/{session}")
+async def whip_patch(request: web.Request) -> web.Response:
+    # Offers must carry all their candidates (non-trickle); ICE restarts are not offered.
+    raise ServiceError(405, "trickle_not_supported", "send a complete offer instead")
+
+
+@routes.options("/api/v1/webrtc")
+async def whip_options(request: web.Request) -> web.Response:
+    return web.Response(status=204, headers={"Accept-Post": "application/sdp"})

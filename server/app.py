@@ -1,0 +1,126 @@
+"""The application factory: HTTP API, pages, Socket.IO and the media engine."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from .api.errors import json_errors
+from .api.routes import SERVICE, routes
+from .config import Settings
+from .media.engine import MediaEngine
+from .media.prompts import PromptLibrary
+from .realtime import LiveBroadcaster, LiveNamespace, create_sio
+from .service import ConferenceService
+from .store.sqlite import SqliteStore
+
+logger = logging.getLogger(__name__)
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC_DIR = ROOT / "static"
+VENDOR_FILES = {
+    "socket.io.min.js": ROOT / "node_modules/socket.io-client/dist/socket.io.min.js",
+    "socket.io.min.js.map": ROOT / "node_modules/socket.io-client/dist/socket.io.min.js.map",
+}
+OPENAPI_FILE = Path(__file__).resolve().parent / "api" / "openapi.json"
+
+SETTINGS = web.AppKey("settings", Settings)
+ENGINE = web.AppKey("engine", MediaEngine)
+
+
+def _page(name: str) -> web.Response | web.FileResponse:
+    path = STATIC_DIR / name
+    if not path.is_file():
+        raise web.HTTPNotFound()
+    return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
+
+
+async def _home(request: web.Request) -> web.StreamResponse:
+    return _page("index.html")
+
+
+async def _join_page(request: web.Request) -> web.StreamResponse:
+    return _page("join.html")
+
+
+async def _organizer_page(request: web.Request) -> web.StreamResponse:
+    return _page("organizer.html")
+
+
+async def _vendor(request: web.Request) -> web.StreamResponse:
+    path = VENDOR_FILES.get(request.match_info["name"])
+    if path is None or not path.is_file():
+        raise web.HTTPNotFound(reason="run `npm ci` to install the browser libraries")
+    return web.FileResponse(path)
+
+
+async def _openapi(request: web.Request) -> web.StreamResponse:
+    return web.FileResponse(OPENAPI_FILE, headers={"Content-Type": "application/json"})
+
+
+def create_app(settings: Settings) -> web.Application:
+    from .media.webrtc import offer_ice_addresses
+
+    app = web.Application(middlewares=[json_errors], client_max_size=1024 * 1024)
+    app[SETTINGS] = settings
+    offer_ice_addresses(settings.ice_addresses)
+
+    sio = create_sio()
+    sio.attach(app)
+    broadcaster = LiveBroadcaster(sio)
+
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        from aiortc import RTCIceServer
+
+        from .media.webrtc import WebRtcPort
+
+        store = SqliteStore(settings.database_path)
+        await store.open()
+        ice = [RTCIceServer(urls=list(settings.stun_servers))] if settings.stun_servers else []
+        if settings.turn_servers:
+            ice.append(
+                RTCIceServer(
+                    urls=list(settings.turn_servers),
+                    username=settings.turn_username,
+                    credential=settings.turn_password,
+                )
+            )
+        engine = MediaEngine(
+            PromptLibrary.load(),
+            max_speakers=settings.mix_max_speakers,
+            webrtc_port_factory=lambda on_state: WebRtcPort(ice, on_state),
+        )
+        service = ConferenceService(settings, store, engine.request)
+        engine.on_event = service.on_media_event
+        service.subscribe(broadcaster)
+        sio.register_namespace(LiveNamespace(service))
+        app[SERVICE] = service
+        app[ENGINE] = engine
+        await service.recover()
+        engine.start()
+        broadcaster.start()
+        logger.info("Telekonf ready on %s", settings.base_url)
+        yield
+        await broadcaster.stop()
+        await engine.stop()
+        await service.close()
+        await store.close()
+
+    app.cleanup_ctx.append(lifecycle)
+
+    async def shutdown_sio(app: web.Application) -> None:
+        await sio.shutdown()
+
+    app.on_shutdown.append(shutdown_sio)
+    app.add_routes(routes)
+    app.router.add_get("/api/v1/openapi.json", _openapi)
+    app.router.add_get("/", _home)
+    app.router.add_get("/join", _join_page)
+    app.router.add_get("/organizer/{id}", _organizer_page)
+    app.router.add_get("/static/vendor/{name}", _vendor)
+    if STATIC_DIR.is_dir():
+        app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)
+    return app

@@ -1,0 +1,123 @@
+"""Settings of the service: every one is a command-line option and a ``TELEKONF_*`` variable."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(item.strip() for item in value.split(",") if item.strip())
+
+
+@dataclass(frozen=True)
+class Settings:
+    http_host: str = "127.0.0.1"
+    http_port: int = 8080
+    data_dir: Path = Path("./data")
+    public_url: str = ""
+    smtp_url: str = ""
+    sip_host: str = "127.0.0.1"
+    sip_port: int = 5060
+    # Local addresses offered as ICE host candidates; empty means every interface.
+    ice_addresses: tuple[str, ...] = ()
+    stun_servers: tuple[str, ...] = ()
+    turn_servers: tuple[str, ...] = ()
+    turn_username: str = ""
+    turn_password: str = ""
+    default_language: str = "en"
+    # Region for phone numbers written without a country code (ISO code); empty: none.
+    default_region: str = ""
+    # Unmuted speakers mixed at once (the loudest win); the rest only listen.
+    mix_max_speakers: int = 8
+    # Wrong PINs tolerated from one client per window before it is refused.
+    pin_attempts: int = 5
+    pin_window_seconds: float = 300.0
+    log_level: str = "INFO"
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        return f"http://{self.http_host}:{self.http_port}"
+
+    @property
+    def database_path(self) -> Path:
+        return self.data_dir / "telekonf.sqlite3"
+
+
+# name, type, help; the option is --name-with-dashes, the variable TELEKONF_NAME.
+_OPTIONS: tuple[tuple[str, type, str], ...] = (
+    ("http_host", str, "address the HTTP server listens on"),
+    ("http_port", int, "port the HTTP server listens on"),
+    ("data_dir", Path, "directory of the SQLite database and other state"),
+    ("public_url", str, "base URL of links handed to users (default: http://HOST:PORT)"),
+    ("smtp_url", str, "outgoing mail server, smtp://[user:pass@]host:port"),
+    ("sip_host", str, "address of the SIP gateway"),
+    ("sip_port", int, "port of the SIP gateway"),
+    ("ice_addresses", tuple, "comma-separated local addresses offered as ICE host candidates"),
+    ("stun_servers", tuple, "comma-separated STUN URLs, e.g. stun:stun.example.org:3478"),
+    ("turn_servers", tuple, "comma-separated TURN URLs"),
+    ("turn_username", str, "TURN username"),
+    ("turn_password", str, "TURN password"),
+    ("default_language", str, "language of prompts and pages when none is chosen (en, de, sl)"),
+    ("default_region", str, "ISO region of phone numbers given without +country code"),
+    ("mix_max_speakers", int, "most speakers mixed at once (loudest first)"),
+    ("pin_attempts", int, "wrong PINs tolerated per client and window"),
+    ("pin_window_seconds", float, "window of the wrong-PIN limit, in seconds"),
+    ("log_level", str, "DEBUG, INFO, WARNING or ERROR"),
+)
+
+
+def env_name(name: str) -> str:
+    return "TELEKONF_" + name.upper()
+
+
+def _convert(kind: type, raw: str) -> object:
+    if kind is tuple:
+        return _split(raw)
+    return kind(raw)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    defaults = Settings()
+    for name, kind, help_text in _OPTIONS:
+        default = getattr(defaults, name)
+        shown = ",".join(default) if isinstance(default, tuple) else default
+        parser.add_argument(
+            "--" + name.replace("_", "-"),
+            dest=name,
+            type=_split if kind is tuple else kind,
+            default=None,
+            help=f"{help_text} [env {env_name(name)}; default {shown!s}]",
+        )
+
+
+def load_settings(
+    args: argparse.Namespace | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Options win over environment variables, which win over defaults."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, object] = {}
+    for name, kind, _ in _OPTIONS:
+        given = getattr(args, name, None) if args is not None else None
+        if given is not None:
+            values[name] = given
+        elif env_name(name) in environ:
+            raw = environ[env_name(name)]
+            try:
+                values[name] = _convert(kind, raw)
+            except ValueError as exc:
+                raise SystemExit(f"{env_name(name)}={raw!r}: {exc}") from exc
+    return dataclasses.replace(Settings(), **values)  # type: ignore[arg-type]
+
+
+def settings_from_argv(argv: Sequence[str]) -> Settings:
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    return load_settings(parser.parse_args(argv), {})

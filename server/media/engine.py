@@ -1,0 +1,409 @@
+"""The media engine: every leg of every conference, mixed on one 20 ms clock.
+
+It is driven by messages (see ``messages.py``) and reports events; the front
+never holds a reference to a leg. Per tick it pulls one frame from every leg's
+playout buffer, measures levels and talking for all legs at once, mixes each
+conference with the numeric core, lays prompts over what a leg hears, and
+encodes once per distinct stream: one encoder per speaker (mix-minus) and one
+shared stream per conference and codec for everybody else.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from . import messages as m
+from .clock import MediaClock
+from .codecs import EncodedFrame, Encoder
+from .mixer import (
+    FRAME_SAMPLES,
+    Int16Array,
+    choose_contributors,
+    frame_levels,
+    mix,
+    saturate,
+)
+from .prompts import PromptLibrary, beep, entry_tone, leave_tone
+from .talk import TalkDetector
+
+logger = logging.getLogger(__name__)
+
+
+class MediaPort(Protocol):
+    """A transport's side of a leg (WebRTC today, RTP from the SIP gateway next)."""
+
+    codec: str
+    connected: bool
+
+    def read_frame(self) -> Int16Array | None: ...
+
+    def new_encoder(self) -> Encoder: ...
+
+    def write(self, frame: EncodedFrame) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+PortFactory = Callable[[Callable[[str], None]], MediaPort]
+
+
+@dataclass(slots=True)
+class _Playback:
+    samples: Int16Array
+    exclusive: bool
+    position: int = 0
+
+
+@dataclass(eq=False, slots=True)
+class _Leg:
+    leg_id: str
+    conference: _Conference
+    port: MediaPort
+    slot: int
+    muted: bool = False
+    talking: bool = False
+    prompts: deque[_Playback] = field(default_factory=deque)
+    encoder: Encoder | None = None
+    closing: bool = False
+    reported_connected: bool = False
+
+    def next_prompt_chunk(self) -> tuple[Int16Array, bool] | None:
+        """The next 20 ms of prompt audio for this leg, and whether it is exclusive."""
+        while self.prompts:
+            playback = self.prompts[0]
+            start = playback.position
+            chunk = playback.samples[start : start + FRAME_SAMPLES]
+            playback.position += FRAME_SAMPLES
+            if playback.position >= playback.samples.shape[0]:
+                self.prompts.popleft()
+            if chunk.shape[0] == 0:
+                continue
+            if chunk.shape[0] < FRAME_SAMPLES:
+                chunk = np.concatenate(
+                    [chunk, np.zeros(FRAME_SAMPLES - chunk.shape[0], dtype=np.int16)]
+                )
+            return chunk, playback.exclusive
+        return None
+
+    @property
+    def in_exclusive_prompt(self) -> bool:
+        return bool(self.prompts) and self.prompts[0].exclusive
+
+
+@dataclass(eq=False, slots=True)
+class _Conference:
+    conference_id: str
+    language: str
+    mixing: bool = False
+    legs: dict[str, _Leg] = field(default_factory=dict)
+    shared_encoders: dict[str, Encoder] = field(default_factory=dict)
+
+
+class MediaEngine:
+    def __init__(
+        self,
+        prompts: PromptLibrary,
+        *,
+        max_speakers: int = 8,
+        on_event: Callable[[m.MediaEvent], None] | None = None,
+        webrtc_port_factory: PortFactory | None = None,
+    ) -> None:
+        self._prompts = prompts
+        self.max_speakers = max_speakers
+        self.on_event = on_event
+        self._webrtc_port_factory = webrtc_port_factory
+        self._tones: dict[str, Int16Array] = {
+            "beep": beep(),
+            "entry_tone": entry_tone(),
+            "leave_tone": leave_tone(),
+        }
+        self._conferences: dict[str, _Conference] = {}
+        self._legs: dict[str, _Leg] = {}
+        self._slots: list[_Leg | None] = []
+        self._free_slots: list[int] = []
+        self._frames = np.zeros((0, FRAME_SAMPLES), dtype=np.int16)
+        self._talk = TalkDetector()
+        self._background: set[asyncio.Task[None]] = set()
+        self.clock = MediaClock(self.tick)
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        self.clock.start()
+
+    async def stop(self) -> None:
+        await self.clock.stop()
+        for leg in list(self._legs.values()):
+            self._drop_leg(leg, reason=None)
+        if self._background:
+            await asyncio.gather(*self._background, return_exceptions=True)
+
+    # -- commands --------------------------------------------------------------
+
+    async def request(self, command: m.MediaCommand) -> m.MediaReply:
+        """Carry out one command; the reply says how it went."""
+        match command:
+            case m.OpenConference(conference_id, language):
+                conf = self._conferences.get(conference_id)
+                if conf is None:
+                    self._conferences[conference_id] = _Conference(conference_id, language)
+                else:
+                    conf.language = language
+                return m.Done()
+            case m.SetMixing(conference_id, mixing):
+                conf = self._conferences.get(conference_id)
+                if conf is None:
+                    return m.Refused("unknown_conference", "no such conference in media")
+                conf.mixing = mixing
+                return m.Done()
+            case m.AddWebRtcLeg(conference_id, leg_id, offer_sdp):
+                return await self._add_webrtc_leg(conference_id, leg_id, offer_sdp)
+            case m.SetMuted(leg_id, muted):
+                leg = self._legs.get(leg_id)
+                if leg is None:
+                    return m.Refused("unknown_leg", "no such leg")
+                leg.muted = muted
+                return m.Done()
+            case m.PlayPrompts():
+                return self._play(command)
+            case m.CloseLeg(leg_id, farewell):
+                leg = self._legs.get(leg_id)
+                if leg is None:
+                    return m.Refused("unknown_leg", "no such leg")
+                self._close_after(leg, farewell)
+                return m.Done()
+            case m.CloseConference(conference_id, farewell):
+                conf = self._conferences.get(conference_id)
+                if conf is None:
+                    return m.Done()
+                conf.mixing = False
+                for leg in list(conf.legs.values()):
+                    self._close_after(leg, farewell)
+                if not conf.legs:
+                    del self._conferences[conference_id]
+                return m.Done()
+        return m.Refused("unknown_command", f"unknown command {type(command).__name__}")
+
+    async def _add_webrtc_leg(
+        self, conference_id: str, leg_id: str, offer_sdp: str
+    ) -> m.MediaReply:
+        from .webrtc import SdpError, WebRtcPort  # aiortc is only needed for WebRTC legs
+
+        conf = self._conferences.get(conference_id)
+        if conf is None:
+            return m.Refused("unknown_conference", "no such conference in media")
+        if leg_id in self._legs:
+            return m.Refused("leg_exists", "this participant already has a media session")
+
+        def on_state(state: str) -> None:
+            self._port_state(leg_id, state)
+
+        port = (
+            self._webrtc_port_factory(on_state)
+            if self._webrtc_port_factory is not None
+            else WebRtcPort(on_state=on_state)
+        )
+        try:
+            answer = await port.answer(offer_sdp)  # type: ignore[attr-defined]
+        except SdpError as exc:
+            self._spawn(port.close())
+            return m.Refused("bad_sdp", str(exc))
+        self.add_leg(conference_id, leg_id, port)
+        return m.SdpAnswer(answer)
+
+    def add_leg(self, conference_id: str, leg_id: str, port: MediaPort) -> None:
+        """Attach a ready transport to a conference (also used by benchmarks and SIP)."""
+        conf = self._conferences[conference_id]
+        leg = _Leg(leg_id, conf, port, self._take_slot())
+        self._slots[leg.slot] = leg
+        self._legs[leg_id] = leg
+        conf.legs[leg_id] = leg
+
+    def _play(self, command: m.PlayPrompts) -> m.MediaReply:
+        conf = self._conferences.get(command.conference_id)
+        if conf is None:
+            return m.Refused("unknown_conference", "no such conference in media")
+        try:
+            audio = [self._prompt_audio(conf.language, name) for name in command.prompts]
+        except KeyError as exc:
+            return m.Refused("unknown_prompt", f"no prompt {exc}")
+        if command.leg_ids:
+            targets = [conf.legs[i] for i in command.leg_ids if i in conf.legs]
+        else:
+            targets = [leg for i, leg in conf.legs.items() if i != command.except_leg_id]
+        for leg in targets:
+            if leg.closing or (not command.exclusive and leg.in_exclusive_prompt):
+                continue  # a tone must not delay a welcome or a farewell
+            leg.prompts.extend(_Playback(a, command.exclusive) for a in audio)
+        return m.Done()
+
+    def _prompt_audio(self, language: str, name: str) -> Int16Array:
+        if name in self._tones:
+            return self._tones[name]
+        return self._prompts.get(language, name)
+
+    def _close_after(self, leg: _Leg, farewell: Sequence[str]) -> None:
+        if leg.closing:
+            return
+        leg.closing = True
+        leg.prompts.clear()
+        if farewell and leg.port.connected:
+            language = leg.conference.language
+            for name in farewell:
+                leg.prompts.append(_Playback(self._prompt_audio(language, name), True))
+        else:
+            self._drop_leg(leg, reason="closed")
+
+    # -- transport events --------------------------------------------------------
+
+    def _port_state(self, leg_id: str, state: str) -> None:
+        leg = self._legs.get(leg_id)
+        if leg is None:
+            return
+        if state == "connected" and not leg.reported_connected:
+            leg.reported_connected = True
+            self._emit(m.LegConnected(leg_id))
+        elif state in ("failed", "closed"):
+            self._drop_leg(leg, reason="hangup" if state == "closed" else "failed")
+
+    def _drop_leg(self, leg: _Leg, reason: str | None) -> None:
+        if self._legs.pop(leg.leg_id, None) is None:
+            return
+        conf = leg.conference
+        conf.legs.pop(leg.leg_id, None)
+        self._slots[leg.slot] = None
+        self._frames[leg.slot].fill(0)
+        self._talk.reset(leg.slot)
+        self._free_slots.append(leg.slot)
+        self._spawn(leg.port.close())
+        if reason is not None:
+            self._emit(m.LegClosed(leg.leg_id, reason))
+        if not conf.legs and leg.closing and not conf.mixing:
+            self._conferences.pop(conf.conference_id, None)
+
+    # -- the tick ----------------------------------------------------------------
+
+    def tick(self, n: int) -> None:
+        """One 20 ms step of every conference; ``n`` numbers the tick."""
+        frames = self._frames
+        for leg in self._legs.values():
+            row = frames[leg.slot]
+            pcm = leg.port.read_frame() if leg.port.connected else None
+            if pcm is None:
+                row.fill(0)
+            else:
+                row[:] = pcm
+        levels = frame_levels(frames)
+        changed = self._talk.update(levels)
+        talking = self._talk.talking
+        for slot in np.flatnonzero(changed):
+            leg = self._slots[slot]
+            if leg is not None:
+                leg.talking = bool(talking[slot])
+                self._emit(m.LegTalking(leg.leg_id, leg.talking))
+        pts = n * FRAME_SAMPLES
+        finished: list[_Leg] = []
+        for conf in self._conferences.values():
+            if conf.legs:
+                self._tick_conference(conf, frames, levels, talking, pts, finished)
+        for leg in finished:
+            self._drop_leg(leg, reason="farewell")
+
+    def _tick_conference(
+        self,
+        conf: _Conference,
+        frames: Int16Array,
+        levels: np.ndarray,
+        talking: np.ndarray,
+        pts: int,
+        finished: list[_Leg],
+    ) -> None:
+        legs = list(conf.legs.values())
+        slots = np.fromiter((leg.slot for leg in legs), dtype=np.intp, count=len(legs))
+        if conf.mixing:
+            mixable = np.fromiter(
+                (
+                    leg.port.connected
+                    and not leg.muted
+                    and not leg.closing
+                    and not leg.in_exclusive_prompt
+                    for leg in legs
+                ),
+                dtype=np.bool_,
+                count=len(legs),
+            )
+            eligible = mixable & talking[slots]
+        else:
+            eligible = np.zeros(len(legs), dtype=np.bool_)
+        contributing = choose_contributors(eligible, levels[slots], self.max_speakers)
+        result = mix(frames[slots], contributing)
+        position = np.full(len(legs), -1, dtype=np.intp)
+        position[result.contributors] = np.arange(result.contributors.size)
+        shared: dict[str, EncodedFrame] = {}
+        for i, leg in enumerate(legs):
+            port = leg.port
+            if not port.connected:
+                continue
+            k = position[i]
+            own: Int16Array | None = result.mix_minus[k] if k >= 0 else None
+            if leg.prompts:
+                prompt = leg.next_prompt_chunk()
+                if prompt is not None:
+                    chunk, exclusive = prompt
+                    if exclusive:
+                        own = chunk
+                    else:
+                        base = result.shared if own is None else own
+                        own = saturate(base.astype(np.int32) + chunk)
+                if not leg.prompts and leg.closing:
+                    finished.append(leg)
+            if own is not None:
+                if leg.encoder is None:
+                    leg.encoder = port.new_encoder()
+                frame = EncodedFrame(leg.encoder.encode(own), pts)
+            else:
+                frame = shared.get(port.codec)  # type: ignore[assignment]
+                if frame is None:
+                    encoder = conf.shared_encoders.get(port.codec)
+                    if encoder is None:
+                        encoder = conf.shared_encoders[port.codec] = port.new_encoder()
+                    frame = shared[port.codec] = EncodedFrame(encoder.encode(result.shared), pts)
+            port.write(frame)
+
+    # -- helpers -------------------------------------------------------------------
+
+    def _take_slot(self) -> int:
+        if self._free_slots:
+            return self._free_slots.pop()
+        slot = len(self._slots)
+        self._slots.append(None)
+        if slot >= self._frames.shape[0]:
+            capacity = max(8, 2 * self._frames.shape[0])
+            grown = np.zeros((capacity, FRAME_SAMPLES), dtype=np.int16)
+            grown[: self._frames.shape[0]] = self._frames
+            self._frames = grown
+            self._talk.resize(capacity)
+        return slot
+
+    def _emit(self, event: m.MediaEvent) -> None:
+        if self.on_event is not None:
+            try:
+                self.on_event(event)
+            except Exception:
+                logger.exception("media event handler failed on %r", event)
+
+    def _spawn(self, coro: object) -> None:
+        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def leg_ids(self, conference_id: str) -> list[str]:
+        conf = self._conferences.get(conference_id)
+        return list(conf.legs) if conf else []

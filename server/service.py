@@ -1,0 +1,472 @@
+"""The front's conference service: domain + store + media + live notices.
+
+Every command takes the conference's lock, applies the pure domain model,
+persists what changed before it answers, tells the media side what to do
+(by message), and publishes notices for the live pages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from . import conference as d
+from .config import Settings
+from .media import messages as m
+from .pins import (
+    MODERATOR_PIN_DIGITS,
+    PARTICIPANT_PIN_DIGITS,
+    generate_pin,
+    generate_token,
+    new_id,
+    token_hash,
+)
+from .store import PinTaken, RosterEvent, Store, TokenRecord
+from .throttle import PinThrottle
+from .views import conference_view, participant_view
+
+logger = logging.getLogger(__name__)
+
+PARTICIPANT_TOKEN_LIFETIME = timedelta(hours=24)
+#: how long the closing announcement may take before legs are cut regardless
+FAREWELL_GRACE_SECONDS = 30.0
+
+MediaRequest = Callable[[m.MediaCommand], Awaitable[m.MediaReply]]
+Notice = tuple[str, str, dict[str, Any]]  # (event, conference_id, payload)
+
+
+class ServiceError(Exception):
+    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.extra = extra
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    kind: str  # "organizer" or "participant"
+    conference_id: str
+    participant_id: str | None = None
+
+    @property
+    def is_organizer(self) -> bool:
+        return self.kind == "organizer"
+
+
+@dataclass(slots=True)
+class _Live:
+    conference: d.Conference
+    pin: str
+    moderator_pin: str
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    pending: dict[str, tuple[str, d.Role]] = field(default_factory=dict)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class ConferenceService:
+    def __init__(
+        self,
+        settings: Settings,
+        store: Store,
+        media: MediaRequest,
+        *,
+        now: Callable[[], datetime] = utcnow,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.store = store
+        self.media = media
+        self.now = now
+        self.monotonic = monotonic
+        self.throttle = PinThrottle(settings.pin_attempts, settings.pin_window_seconds)
+        self._live: dict[str, _Live] = {}
+        self._listeners: list[Callable[[Notice], None]] = []
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    # -- plumbing ------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[Notice], None]) -> None:
+        self._listeners.append(listener)
+
+    def _publish(self, event: str, conference_id: str, payload: dict[str, Any]) -> None:
+        for listener in self._listeners:
+            try:
+                listener((event, conference_id, payload))
+            except Exception:
+                logger.exception("live listener failed")
+
+    def join_url(self, pin: str | None = None) -> str:
+        base = f"{self.settings.base_url}/join"
+        return f"{base}?pin={pin}" if pin else base
+
+    async def _load(self, conference_id: str) -> _Live:
+        live = self._live.get(conference_id)
+        if live is None:
+            record = await self.store.load_conference(conference_id)
+            if record is None:
+                raise ServiceError(404, "not_found", "no such conference")
+            live = self._live.setdefault(
+                conference_id, _Live(record.conference, record.pin, record.moderator_pin)
+            )
+        return live
+
+    async def _media(self, command: m.MediaCommand) -> m.MediaReply:
+        try:
+            reply = await self.media(command)
+        except Exception:
+            logger.exception("media command %r failed", command)
+            return m.Refused("media_error", "the media service failed")
+        if isinstance(reply, m.Refused):
+            logger.debug("media refused %r: %s", command, reply.message)
+        return reply
+
+    def _spawn(self, coro: Awaitable[Any]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def close(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # -- startup -------------------------------------------------------------------
+
+    async def recover(self) -> None:
+        """After a restart nobody is connected any more: close what was left open."""
+        now = self.now()
+        for conference_id in await self.store.unended_conference_ids():
+            live = await self._load(conference_id)
+            conf = live.conference
+            events: list[d.Event] = []
+            for p in conf.present:
+                events += conf.leave(p.id, now, reason="server-restart")
+            if conf.state is d.ConferenceState.ACTIVE:
+                events += conf.end(now)
+            elif conf.state is d.ConferenceState.WAITING:
+                conf.state = d.ConferenceState.SCHEDULED
+                await self.store.save_conference(conf)
+            await self._persist(live, events)
+            if conf.state is not d.ConferenceState.ENDED:
+                await self._media(m.OpenConference(conf.id, conf.language))
+
+    # -- creating ------------------------------------------------------------------
+
+    async def create(
+        self,
+        *,
+        title: str,
+        organizer: d.Contact,
+        invitees: list[d.Contact],
+        starts_at: datetime | None,
+        language: str,
+    ) -> tuple[dict[str, Any], str]:
+        """A new conference; returns its organiser view and the organiser token."""
+        conf = d.Conference(
+            id=new_id(),
+            title=title,
+            organizer=organizer,
+            language=language,
+            created_at=self.now(),
+            starts_at=starts_at,
+        )
+        for invitee in invitees:
+            conf.invite(
+                d.Participant(new_id(), invitee.name, email=invitee.email, phone=invitee.phone)
+            )
+        for _ in range(20):
+            pin = generate_pin(PARTICIPANT_PIN_DIGITS)
+            moderator_pin = generate_pin(MODERATOR_PIN_DIGITS)
+            try:
+                await self.store.create_conference(conf, pin, moderator_pin)
+                break
+            except PinTaken:
+                continue
+        else:  # pragma: no cover - needs ~10^7 live conferences
+            raise ServiceError(503, "no_pin", "no free PIN could be found; try again")
+        token = generate_token()
+        await self.store.add_token(token_hash(token), TokenRecord("organizer", conf.id, None, None))
+        live = _Live(conf, pin, moderator_pin)
+        self._live[conf.id] = live
+        await self._media(m.OpenConference(conf.id, language))
+        return self._view(live, organizer=True), token
+
+    # -- authentication ------------------------------------------------------------
+
+    async def authenticate(self, token: str) -> Principal:
+        record = await self.store.get_token(token_hash(token)) if token else None
+        if record is None:
+            raise ServiceError(401, "invalid_token", "the token is not valid")
+        if record.expires_at is not None and record.expires_at < self.now():
+            raise ServiceError(401, "token_expired", "the token has expired")
+        principal = Principal(record.kind, record.conference_id, record.participant_id)
+        if not principal.is_organizer:
+            live = await self._load(record.conference_id)
+            if live.conference.state is d.ConferenceState.ENDED:
+                raise ServiceError(401, "token_expired", "the conference has ended")
+        return principal
+
+    @staticmethod
+    def require_organizer(principal: Principal, conference_id: str) -> None:
+        if principal.conference_id != conference_id:
+            raise ServiceError(404, "not_found", "no such conference")
+        if not principal.is_organizer:
+            raise ServiceError(403, "forbidden", "only the organiser may do this")
+
+    # -- views -----------------------------------------------------------------------
+
+    def _view(self, live: _Live, organizer: bool) -> dict[str, Any]:
+        view = conference_view(
+            live.conference,
+            pin=live.pin,
+            moderator_pin=live.moderator_pin if organizer else None,
+            join_url=self.join_url(live.pin),
+        )
+        return view
+
+    async def view(self, principal: Principal, conference_id: str) -> dict[str, Any]:
+        if principal.conference_id != conference_id:
+            raise ServiceError(404, "not_found", "no such conference")
+        live = await self._load(conference_id)
+        return self._view(live, organizer=principal.is_organizer)
+
+    async def report(self, principal: Principal, conference_id: str) -> dict[str, Any]:
+        from .views import report_view
+
+        self.require_organizer(principal, conference_id)
+        live = await self._load(conference_id)
+        return report_view(live.conference, await self.store.roster(conference_id))
+
+    # -- joining ---------------------------------------------------------------------
+
+    async def join(self, pin: str, name: str, client: str) -> dict[str, Any]:
+        """Find the conference by PIN (as a phone caller will) and issue a token."""
+        verdict = self.throttle.check(client, self.monotonic())
+        if not verdict.allowed:
+            raise ServiceError(
+                429, "too_many_attempts",
+                "too many wrong PINs; try again later",
+                retry_after=int(verdict.retry_after + 0.999),
+            )
+        found = await self.store.find_pin(pin) if pin.isdigit() else None
+        if found is None:
+            held = self.throttle.failed(client, self.monotonic())
+            if held.delay:
+                await asyncio.sleep(held.delay)
+            raise ServiceError(403, "wrong_pin", "this PIN does not open any conference")
+        conference_id, role_name = found
+        live = await self._load(conference_id)
+        if live.conference.state is d.ConferenceState.ENDED:
+            raise ServiceError(403, "wrong_pin", "this PIN does not open any conference")
+        role = d.Role(role_name)
+        participant_id = new_id()
+        token = generate_token()
+        await self.store.add_token(
+            token_hash(token),
+            TokenRecord(
+                "participant", conference_id, participant_id,
+                self.now() + PARTICIPANT_TOKEN_LIFETIME,
+            ),
+        )
+        live.pending[participant_id] = (name, role)
+        return {
+            "conference_id": conference_id,
+            "participant_id": participant_id,
+            "participant_token": token,
+            "role": role.value,
+            "language": live.conference.language,
+            "title": live.conference.title,
+        }
+
+    async def connect_webrtc(self, principal: Principal, offer_sdp: str) -> tuple[str, str]:
+        """A WHIP offer from a participant: returns (answer SDP, session id)."""
+        if principal.participant_id is None:
+            raise ServiceError(403, "forbidden", "join with a PIN first")
+        live = await self._load(principal.conference_id)
+        pid = principal.participant_id
+        async with live.lock:
+            conf = live.conference
+            existing = conf.participants.get(pid)
+            if existing is not None and existing.joined_at is not None:
+                if existing.present:
+                    raise ServiceError(409, "already_connected", "this session is already connected")
+                raise ServiceError(401, "token_expired", "this session has ended; join again")
+            pending = live.pending.get(pid)
+            if pending is None:
+                raise ServiceError(401, "token_expired", "this session has ended; join again")
+            if conf.state is d.ConferenceState.ENDED:
+                raise ServiceError(401, "token_expired", "the conference has ended")
+            reply = await self._media(m.AddWebRtcLeg(conf.id, pid, offer_sdp))
+            if isinstance(reply, m.Refused):
+                status = 400 if reply.reason == "bad_sdp" else 503
+                raise ServiceError(status, reply.reason, reply.message)
+            assert isinstance(reply, m.SdpAnswer)
+            del live.pending[pid]
+            name, role = pending
+            was_active = conf.state is d.ConferenceState.ACTIVE
+            events = conf.admit(pid, name, role, d.Mode.WEB, self.now())
+            await self._persist(live, events)
+            greeting: tuple[str, ...] = ("welcome", "beep")
+            if conf.state is not d.ConferenceState.ACTIVE:
+                greeting += ("waiting",)
+            await self._media(m.PlayPrompts(conf.id, greeting, leg_ids=(pid,), exclusive=True))
+            await self._media(m.PlayPrompts(conf.id, ("entry_tone",), except_leg_id=pid))
+            if conf.state is d.ConferenceState.ACTIVE and not was_active:
+                await self._media(m.SetMixing(conf.id, True))
+            return reply.sdp, pid
+
+    async def hang_up(self, principal: Principal, session_id: str) -> None:
+        """DELETE of a WHIP session: the participant leaves."""
+        if principal.participant_id != session_id:
+            raise ServiceError(404, "not_found", "no such session")
+        live = await self._load(principal.conference_id)
+        async with live.lock:
+            participant = live.conference.participants.get(session_id)
+            if participant is None or not participant.present:
+                raise ServiceError(404, "not_found", "no such session")
+            await self._media(m.CloseLeg(session_id))
+            await self._leave(live, session_id, "left")
+
+    # -- moderation --------------------------------------------------------------------
+
+    async def set_muted(
+        self, principal: Principal, conference_id: str, participant_id: str, muted: bool
+    ) -> dict[str, Any]:
+        if principal.participant_id != participant_id or principal.conference_id != conference_id:
+            self.require_organizer(principal, conference_id)
+        live = await self._load(conference_id)
+        async with live.lock:
+            conf = live.conference
+            if participant_id not in conf.participants:
+                raise ServiceError(404, "not_found", "no such participant")
+            events = conf.set_muted(participant_id, muted)
+            await self._persist(live, events)
+            await self._media(m.SetMuted(participant_id, muted))
+            return participant_view(conf.participants[participant_id], conf)
+
+    async def mute_all(self, principal: Principal, conference_id: str, muted: bool) -> int:
+        self.require_organizer(principal, conference_id)
+        live = await self._load(conference_id)
+        async with live.lock:
+            events = live.conference.mute_all(muted)
+            await self._persist(live, events)
+            for event in events:
+                assert isinstance(event, d.ParticipantChanged)
+                await self._media(m.SetMuted(event.participant_id, muted))
+            return len(events)
+
+    async def remove(self, principal: Principal, conference_id: str, participant_id: str) -> None:
+        self.require_organizer(principal, conference_id)
+        live = await self._load(conference_id)
+        async with live.lock:
+            participant = live.conference.participants.get(participant_id)
+            if participant is None:
+                raise ServiceError(404, "not_found", "no such participant")
+            if not participant.present:
+                raise ServiceError(409, "not_present", "this participant is not in the conference")
+            await self._media(m.CloseLeg(participant_id, farewell=("removed",)))
+            await self._leave(live, participant_id, "removed")
+
+    async def end(self, principal: Principal, conference_id: str) -> dict[str, Any]:
+        self.require_organizer(principal, conference_id)
+        live = await self._load(conference_id)
+        async with live.lock:
+            events = live.conference.end(self.now())
+            await self._persist(live, events)
+            return self._view(live, organizer=True)
+
+    # -- media events --------------------------------------------------------------------
+
+    def on_media_event(self, event: m.MediaEvent) -> None:
+        """Called by the media side (synchronously); handled in order per conference."""
+        self._spawn(self._handle_media_event(event))
+
+    async def _handle_media_event(self, event: m.MediaEvent) -> None:
+        live = self._find_live_by_participant(event.leg_id)
+        if live is None:
+            return
+        async with live.lock:
+            conf = live.conference
+            if isinstance(event, m.LegTalking):
+                for e in conf.set_talking(event.leg_id, event.talking):
+                    self._publish_event(live, e)
+            elif isinstance(event, m.LegClosed):
+                reason = {"farewell": "ended", "closed": "left"}.get(event.reason, event.reason)
+                await self._leave(live, event.leg_id, reason)
+
+    def _find_live_by_participant(self, participant_id: str) -> _Live | None:
+        for live in self._live.values():
+            if participant_id in live.conference.participants:
+                return live
+        return None
+
+    # -- internals -------------------------------------------------------------------------
+
+    async def _leave(self, live: _Live, participant_id: str, reason: str) -> None:
+        conf = live.conference
+        events = conf.leave(participant_id, self.now(), reason)
+        if events and conf.state is not d.ConferenceState.ENDED:
+            await self._media(m.PlayPrompts(conf.id, ("leave_tone",), except_leg_id=participant_id))
+        await self._persist(live, events)
+
+    async def _persist(self, live: _Live, events: list[d.Event]) -> None:
+        """Store, then act on and announce, each domain event."""
+        conf = live.conference
+        for event in events:
+            match event:
+                case d.ParticipantJoined(pid):
+                    p = conf.participants[pid]
+                    await self.store.save_participant(conf.id, p)
+                    await self.store.add_roster_event(
+                        RosterEvent(conf.id, pid, "join", p.joined_at or self.now(),
+                                    p.mode.value if p.mode else None, None)
+                    )
+                case d.ParticipantLeft(pid, reason):
+                    p = conf.participants[pid]
+                    await self.store.save_participant(conf.id, p)
+                    await self.store.add_roster_event(
+                        RosterEvent(conf.id, pid, "leave", p.left_at or self.now(),
+                                    p.mode.value if p.mode else None, reason)
+                    )
+                case d.ParticipantChanged(pid):
+                    await self.store.save_participant(conf.id, conf.participants[pid])
+                case d.StateChanged(_, new):
+                    await self.store.save_conference(conf)
+                    if new is d.ConferenceState.ENDED:
+                        await self._conclude(live)
+            self._publish_event(live, event)
+
+    async def _conclude(self, live: _Live) -> None:
+        conf = live.conference
+        await self.store.release_pins(conf.id)
+        live.pending.clear()
+        await self._media(m.CloseConference(conf.id, farewell=("closing",)))
+        self._spawn(self._force_leave_after_farewell(live))
+
+    async def _force_leave_after_farewell(self, live: _Live) -> None:
+        await asyncio.sleep(FAREWELL_GRACE_SECONDS)
+        async with live.lock:
+            for p in live.conference.present:
+                await self._media(m.CloseLeg(p.id))
+                await self._leave(live, p.id, "ended")
+
+    def _publish_event(self, live: _Live, event: d.Event) -> None:
+        conf = live.conference
+        if isinstance(event, d.StateChanged):
+            self._publish("conference", conf.id, {"id": conf.id, "state": conf.state.value})
+            # Everyone's displayed state depends on the conference's (waiting -> connected).
+            for p in conf.participants.values():
+                self._publish("participant", conf.id, participant_view(p, conf))
+        else:
+            p = conf.participants[event.participant_id]
+            self._publish("participant", conf.id, participant_view(p, conf))

@@ -1,0 +1,72 @@
+"""Persistence behind one interface: SQLite embedded today, PostgreSQL later.
+
+Everything the service must not lose (conferences, PINs, tokens, every join and
+leave) is written through ``Store`` at the moment it happens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+
+from ..conference import Conference, Participant
+
+
+class PinTaken(Exception):
+    """A PIN collided with one of a conference that has not ended."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenRecord:
+    kind: str  # "organizer" or "participant"
+    conference_id: str
+    participant_id: str | None
+    expires_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class RosterEvent:
+    conference_id: str
+    participant_id: str
+    kind: str  # "join" or "leave"
+    at: datetime
+    mode: str | None
+    detail: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class ConferenceRecord:
+    conference: Conference
+    pin: str
+    moderator_pin: str
+
+
+class Store(Protocol):
+    async def open(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+    async def create_conference(
+        self, conference: Conference, pin: str, moderator_pin: str
+    ) -> None: ...
+
+    async def save_conference(self, conference: Conference) -> None: ...
+
+    async def save_participant(self, conference_id: str, participant: Participant) -> None: ...
+
+    async def add_roster_event(self, event: RosterEvent) -> None: ...
+
+    async def roster(self, conference_id: str) -> list[RosterEvent]: ...
+
+    async def find_pin(self, pin: str) -> tuple[str, str] | None: ...
+
+    async def release_pins(self, conference_id: str) -> None: ...
+
+    async def load_conference(self, conference_id: str) -> ConferenceRecord | None: ...
+
+    async def unended_conference_ids(self) -> list[str]: ...
+
+    async def add_token(self, token_hash: str, record: TokenRecord) -> None: ...
+
+    async def get_token(self, token_hash: str) -> TokenRecord | None: ...

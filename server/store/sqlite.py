@@ -1,0 +1,282 @@
+"""The embedded store: one SQLite file in WAL mode, written through aiosqlite.
+
+Each write is committed before the call returns, so a join or leave survives
+the process dying a moment later.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime
+from pathlib import Path
+
+import aiosqlite
+
+from ..conference import (
+    Conference,
+    ConferenceState,
+    Contact,
+    Mode,
+    Participant,
+    Role,
+)
+from . import ConferenceRecord, PinTaken, RosterEvent, TokenRecord
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS conferences (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    language TEXT NOT NULL,
+    organizer_name TEXT NOT NULL,
+    organizer_email TEXT,
+    organizer_phone TEXT,
+    pin TEXT NOT NULL,
+    moderator_pin TEXT NOT NULL,
+    state TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    starts_at TEXT,
+    started_at TEXT,
+    ended_at TEXT
+);
+-- PINs of conferences that have not ended: unique across both kinds.
+CREATE TABLE IF NOT EXISTS live_pins (
+    pin TEXT PRIMARY KEY,
+    conference_id TEXT NOT NULL REFERENCES conferences(id),
+    role TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS participants (
+    id TEXT PRIMARY KEY,
+    conference_id TEXT NOT NULL REFERENCES conferences(id),
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    email TEXT,
+    phone TEXT,
+    role TEXT NOT NULL,
+    mode TEXT,
+    joined_at TEXT,
+    left_at TEXT,
+    left_reason TEXT,
+    muted INTEGER NOT NULL DEFAULT 0,
+    failure TEXT
+);
+CREATE INDEX IF NOT EXISTS participants_by_conference ON participants(conference_id, position);
+CREATE TABLE IF NOT EXISTS roster_events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conference_id TEXT NOT NULL REFERENCES conferences(id),
+    participant_id TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    at TEXT NOT NULL,
+    mode TEXT,
+    detail TEXT
+);
+CREATE INDEX IF NOT EXISTS roster_by_conference ON roster_events(conference_id, id);
+CREATE TABLE IF NOT EXISTS tokens (
+    token_hash TEXT PRIMARY KEY,
+    kind TEXT NOT NULL,
+    conference_id TEXT NOT NULL REFERENCES conferences(id),
+    participant_id TEXT,
+    expires_at TEXT
+);
+"""
+
+
+def _time(value: datetime | None) -> str | None:
+    return value.isoformat() if value is not None else None
+
+
+def _parse_time(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+class SqliteStore:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: aiosqlite.Connection | None = None
+
+    @property
+    def db(self) -> aiosqlite.Connection:
+        if self._db is None:
+            raise RuntimeError("the store is not open")
+        return self._db
+
+    async def open(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = await aiosqlite.connect(self.path)
+        self._db.row_factory = sqlite3.Row
+        await self._db.execute("PRAGMA journal_mode=WAL")
+        # NORMAL is durable against a process crash in WAL mode (not a power cut).
+        await self._db.execute("PRAGMA synchronous=NORMAL")
+        await self._db.execute("PRAGMA foreign_keys=ON")
+        await self._db.executescript(SCHEMA)
+        await self._db.commit()
+
+    async def close(self) -> None:
+        if self._db is not None:
+            await self._db.close()
+            self._db = None
+
+    async def create_conference(
+        self, conference: Conference, pin: str, moderator_pin: str
+    ) -> None:
+        c = conference
+        try:
+            await self.db.execute(
+                "INSERT INTO conferences (id, title, language, organizer_name, organizer_email,"
+                " organizer_phone, pin, moderator_pin, state, created_at, starts_at)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (
+                    c.id, c.title, c.language, c.organizer.name, c.organizer.email,
+                    c.organizer.phone, pin, moderator_pin, c.state.value,
+                    _time(c.created_at), _time(c.starts_at),
+                ),
+            )
+            await self.db.executemany(
+                "INSERT INTO live_pins (pin, conference_id, role) VALUES (?,?,?)",
+                [(pin, c.id, Role.PARTICIPANT.value), (moderator_pin, c.id, Role.ORGANIZER.value)],
+            )
+            for position, participant in enumerate(c.participants.values()):
+                await self._upsert_participant(c.id, participant, position)
+        except sqlite3.IntegrityError as exc:
+            await self.db.rollback()
+            raise PinTaken(str(exc)) from exc
+        await self.db.commit()
+
+    async def save_conference(self, conference: Conference) -> None:
+        c = conference
+        await self.db.execute(
+            "UPDATE conferences SET title=?, language=?, state=?, started_at=?, ended_at=?"
+            " WHERE id=?",
+            (c.title, c.language, c.state.value, _time(c.started_at), _time(c.ended_at), c.id),
+        )
+        await self.db.commit()
+
+    async def save_participant(self, conference_id: str, participant: Participant) -> None:
+        await self._upsert_participant(conference_id, participant, None)
+        await self.db.commit()
+
+    async def _upsert_participant(
+        self, conference_id: str, p: Participant, position: int | None
+    ) -> None:
+        if position is None:
+            async with self.db.execute(
+                "SELECT COALESCE(MAX(position) + 1, 0) FROM participants WHERE conference_id=?",
+                (conference_id,),
+            ) as cursor:
+                row = await cursor.fetchone()
+                position = int(row[0]) if row else 0
+        await self.db.execute(
+            "INSERT INTO participants (id, conference_id, position, name, email, phone, role,"
+            " mode, joined_at, left_at, left_reason, muted, failure)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " ON CONFLICT(id) DO UPDATE SET name=excluded.name, email=excluded.email,"
+            " phone=excluded.phone, role=excluded.role, mode=excluded.mode,"
+            " joined_at=excluded.joined_at, left_at=excluded.left_at,"
+            " left_reason=excluded.left_reason, muted=excluded.muted, failure=excluded.failure",
+            (
+                p.id, conference_id, position, p.name, p.email, p.phone, p.role.value,
+                p.mode.value if p.mode else None, _time(p.joined_at), _time(p.left_at),
+                p.left_reason, int(p.muted), p.failure,
+            ),
+        )
+
+    async def add_roster_event(self, event: RosterEvent) -> None:
+        await self.db.execute(
+            "INSERT INTO roster_events (conference_id, participant_id, kind, at, mode, detail)"
+            " VALUES (?,?,?,?,?,?)",
+            (
+                event.conference_id, event.participant_id, event.kind, _time(event.at),
+                event.mode, event.detail,
+            ),
+        )
+        await self.db.commit()
+
+    async def roster(self, conference_id: str) -> list[RosterEvent]:
+        async with self.db.execute(
+            "SELECT * FROM roster_events WHERE conference_id=? ORDER BY id", (conference_id,)
+        ) as cursor:
+            rows = await cursor.fetchall()
+        return [
+            RosterEvent(
+                r["conference_id"], r["participant_id"], r["kind"],
+                _parse_time(r["at"]) or datetime.min, r["mode"], r["detail"],
+            )
+            for r in rows
+        ]
+
+    async def find_pin(self, pin: str) -> tuple[str, str] | None:
+        async with self.db.execute(
+            "SELECT conference_id, role FROM live_pins WHERE pin=?", (pin,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return (row["conference_id"], row["role"]) if row else None
+
+    async def release_pins(self, conference_id: str) -> None:
+        await self.db.execute("DELETE FROM live_pins WHERE conference_id=?", (conference_id,))
+        await self.db.commit()
+
+    async def load_conference(self, conference_id: str) -> ConferenceRecord | None:
+        async with self.db.execute(
+            "SELECT * FROM conferences WHERE id=?", (conference_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        conference = Conference(
+            id=row["id"],
+            title=row["title"],
+            organizer=Contact(row["organizer_name"], row["organizer_email"], row["organizer_phone"]),
+            language=row["language"],
+            created_at=_parse_time(row["created_at"]) or datetime.min,
+            starts_at=_parse_time(row["starts_at"]),
+            state=ConferenceState(row["state"]),
+            started_at=_parse_time(row["started_at"]),
+            ended_at=_parse_time(row["ended_at"]),
+        )
+        async with self.db.execute(
+            "SELECT * FROM participants WHERE conference_id=? ORDER BY position",
+            (conference_id,),
+        ) as cursor:
+            for p in await cursor.fetchall():
+                conference.participants[p["id"]] = Participant(
+                    id=p["id"],
+                    name=p["name"],
+                    role=Role(p["role"]),
+                    mode=Mode(p["mode"]) if p["mode"] else None,
+                    email=p["email"],
+                    phone=p["phone"],
+                    joined_at=_parse_time(p["joined_at"]),
+                    left_at=_parse_time(p["left_at"]),
+                    left_reason=p["left_reason"],
+                    muted=bool(p["muted"]),
+                    failure=p["failure"],
+                )
+        return ConferenceRecord(conference, row["pin"], row["moderator_pin"])
+
+    async def unended_conference_ids(self) -> list[str]:
+        async with self.db.execute(
+            "SELECT id FROM conferences WHERE state != ?", (ConferenceState.ENDED.value,)
+        ) as cursor:
+            return [r["id"] for r in await cursor.fetchall()]
+
+    async def add_token(self, token_hash: str, record: TokenRecord) -> None:
+        await self.db.execute(
+            "INSERT INTO tokens (token_hash, kind, conference_id, participant_id, expires_at)"
+            " VALUES (?,?,?,?,?)",
+            (
+                token_hash, record.kind, record.conference_id, record.participant_id,
+                _time(record.expires_at),
+            ),
+        )
+        await self.db.commit()
+
+    async def get_token(self, token_hash: str) -> TokenRecord | None:
+        async with self.db.execute(
+            "SELECT * FROM tokens WHERE token_hash=?", (token_hash,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        if row is None:
+            return None
+        return TokenRecord(
+            row["kind"], row["conference_id"], row["participant_id"],
+            _parse_time(row["expires_at"]),
+        )

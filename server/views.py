@@ -1,0 +1,113 @@
+"""JSON views of the domain, as the REST API and Socket.IO hand them out."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from .conference import Conference, Participant
+from .store import RosterEvent
+
+
+def iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value is not None else None
+
+
+def participant_view(p: Participant, conference: Conference) -> dict[str, Any]:
+    return {
+        "id": p.id,
+        "name": p.name,
+        "phone": p.phone,
+        "role": p.role.value,
+        "mode": p.mode.value if p.mode else None,
+        "state": p.state_in(conference.state).value,
+        "muted": p.muted,
+        "talking": p.talking,
+        "joined_at": iso(p.joined_at),
+        "left_at": iso(p.left_at),
+    }
+
+
+def conference_view(
+    conference: Conference,
+    *,
+    pin: str,
+    moderator_pin: str | None,
+    join_url: str,
+) -> dict[str, Any]:
+    """``moderator_pin`` is None for anyone but the organiser."""
+    c = conference
+    view: dict[str, Any] = {
+        "id": c.id,
+        "title": c.title,
+        "language": c.language,
+        "state": c.state.value,
+        "organizer": {"name": c.organizer.name},
+        "pin": pin,
+        "join_url": join_url,
+        "created_at": iso(c.created_at),
+        "starts_at": iso(c.starts_at),
+        "started_at": iso(c.started_at),
+        "ended_at": iso(c.ended_at),
+        "participants": [participant_view(p, c) for p in c.participants.values()],
+    }
+    if moderator_pin is not None:
+        view["moderator_pin"] = moderator_pin
+        view["organizer"] = {
+            "name": c.organizer.name,
+            "email": c.organizer.email,
+            "phone": c.organizer.phone,
+        }
+    return view
+
+
+def report_view(conference: Conference, roster: list[RosterEvent]) -> dict[str, Any]:
+    """Who was there, how and when each joined and left."""
+    c = conference
+    sessions: dict[str, list[dict[str, Any]]] = {}
+    for event in roster:
+        legs = sessions.setdefault(event.participant_id, [])
+        if event.kind == "join":
+            legs.append(
+                {"mode": event.mode, "joined_at": iso(event.at), "left_at": None,
+                 "left_reason": None, "seconds": None}
+            )
+        elif event.kind == "leave" and legs and legs[-1]["left_at"] is None:
+            leg = legs[-1]
+            leg["left_at"] = iso(event.at)
+            leg["left_reason"] = event.detail
+            joined = datetime.fromisoformat(leg["joined_at"].replace("Z", "+00:00"))
+            leg["seconds"] = round((event.at - joined).total_seconds(), 3)
+    participants = []
+    for p in c.participants.values():
+        legs = sessions.get(p.id, [])
+        participants.append(
+            {
+                "id": p.id,
+                "name": p.name,
+                "role": p.role.value,
+                "phone": p.phone,
+                "email": p.email,
+                "state": p.state_in(c.state).value,
+                "sessions": legs,
+                "seconds": round(sum(leg["seconds"] or 0 for leg in legs), 3),
+            }
+        )
+    return {
+        "conference": {
+            "id": c.id,
+            "title": c.title,
+            "state": c.state.value,
+            "organizer": {"name": c.organizer.name, "email": c.organizer.email,
+                          "phone": c.organizer.phone},
+            "created_at": iso(c.created_at),
+            "started_at": iso(c.started_at),
+            "ended_at": iso(c.ended_at),
+        },
+        "participants": participants,
+        "totals": {
+            "participants": sum(1 for p in participants if p["sessions"]),
+            "sessions": sum(len(p["sessions"]) for p in participants),
+            "seconds": round(sum(p["seconds"] for p in participants), 3),
+        },
+    }

@@ -1,0 +1,94 @@
+"""Browsers' protocol for real: aiortc participants join through WHIP and hear each other."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..conftest import InProcess
+from ..support.audio import tone_level
+from ..support.client import Participant, wait_until
+
+HEARD = -30.0  # dBFS: clearly present
+ABSENT = -50.0  # dBFS: not there (a tone leaking would be far above this)
+
+
+def hears(p: Participant, freq: float, level: float = HEARD) -> bool:
+    return tone_level(p.last(1.0), freq) > level
+
+
+def silent_at(p: Participant, freq: float) -> bool:
+    return tone_level(p.last(1.0), freq) < ABSENT
+
+
+async def test_mix_minus_mute_and_end(service: InProcess) -> None:
+    conf = await service.create_conference()
+    organizer = Participant(service.http, service.url, 440)
+    speaker = Participant(service.http, service.url, 880)
+    listener = Participant(service.http, service.url, None)
+    try:
+        await speaker.join(conf["pin"], "Sam")
+        await listener.join(conf["pin"], "Lee")
+        state = await service.get_conference(conf)
+        assert state["state"] == "waiting"
+        assert {p["state"] for p in state["participants"]} == {"waiting"}
+
+        await organizer.join(conf["moderator_pin"], "Olga")
+        assert organizer.joined["role"] == "organizer"
+        assert speaker.joined["role"] == "participant"
+
+        # The listener hears both speakers once their welcomes are over.
+        await wait_until(lambda: hears(listener, 440) and hears(listener, 880), timeout=20)
+        # Each speaker hears the other and not itself (mix-minus).
+        await wait_until(lambda: hears(organizer, 880) and hears(speaker, 440), timeout=5)
+        # (the entry tone chimes at 659 and 880 Hz: give it a second to pass)
+        await wait_until(lambda: silent_at(organizer, 440) and silent_at(speaker, 880), timeout=3)
+        assert hears(organizer, 880) and hears(speaker, 440)
+
+        state = await service.get_conference(conf)
+        assert state["state"] == "active"
+        talking = {p["name"]: p["talking"] for p in state["participants"]}
+        assert talking == {"Sam": True, "Lee": False, "Olga": True}
+
+        # Muting the 880 Hz speaker silences exactly that one.
+        async with service.http.patch(
+            f"{service.url}/api/v1/conferences/{conf['id']}/participants/{speaker.id}",
+            json={"muted": True},
+            headers=service.auth(conf["organizer_token"]),
+        ) as response:
+            assert response.status == 200
+            assert (await response.json())["state"] == "muted"
+        await wait_until(lambda: silent_at(listener, 880) and silent_at(organizer, 880), timeout=5)
+        assert hears(listener, 440) and hears(speaker, 440)
+
+        # Ending disconnects everyone after the closing announcement.
+        async with service.http.post(
+            f"{service.url}/api/v1/conferences/{conf['id']}/end",
+            headers=service.auth(conf["organizer_token"]),
+        ) as response:
+            assert response.status == 200
+            assert (await response.json())["state"] == "ended"
+        await asyncio.wait_for(
+            asyncio.gather(organizer.closed.wait(), speaker.closed.wait(), listener.closed.wait()),
+            timeout=20,
+        )
+
+        async def all_left() -> bool:
+            state = await service.get_conference(conf)
+            return all(p["state"] == "left" for p in state["participants"])
+
+        await wait_until(all_left, timeout=5)
+        async with service.http.get(
+            f"{service.url}/api/v1/conferences/{conf['id']}/report",
+            headers=service.auth(conf["organizer_token"]),
+        ) as response:
+            report = await response.json()
+        sessions = {p["name"]: p["sessions"] for p in report["participants"]}
+        assert set(sessions) == {"Sam", "Lee", "Olga"}
+        for name, legs in sessions.items():
+            assert len(legs) == 1, name
+            assert legs[0]["mode"] == "web"
+            assert legs[0]["joined_at"] and legs[0]["left_at"], name
+            assert legs[0]["left_at"] >= legs[0]["joined_at"]
+    finally:
+        for p in (organizer, speaker, listener):
+            await p.close()

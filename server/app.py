@@ -57,6 +57,10 @@ async def _vendor(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(path)
 
 
+async def _stats(request: web.Request) -> web.Response:
+    return web.json_response(request.app[ENGINE].stats())
+
+
 async def _openapi(request: web.Request) -> web.StreamResponse:
     return web.FileResponse(OPENAPI_FILE, headers={"Content-Type": "application/json"})
 
@@ -117,6 +121,7 @@ def create_app(settings: Settings) -> web.Application:
     app.on_shutdown.append(shutdown_sio)
     app.add_routes(routes)
     app.router.add_get("/api/v1/openapi.json", _openapi)
+    app.router.add_get("/api/v1/stats", _stats)
     app.router.add_get("/", _home)
     app.router.add_get("/join", _join_page)
     app.router.add_get("/organizer/{id}", _organizer_page)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import secrets
 
 PARTICIPANT_PIN_DIGITS = 8
@@ -13,7 +14,7 @@ def _looks_guessable(pin: str) -> bool:
     """All one digit, or a straight run such as 12345678 or 98765432."""
     if len(set(pin)) == 1:
         return True
-    steps = {(int(b) - int(a)) % 10 for a, b in zip(pin, pin[1:], strict=False)}
+    steps = {(int(b) - int(a)) % 10 for a, b in itertools.pairwise(pin)}
     return steps in ({1}, {9})
 
 

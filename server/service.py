@@ -299,7 +299,7 @@ class ConferenceService:
             existing = conf.participants.get(pid)
             if existing is not None and existing.joined_at is not None:
                 if existing.present:
-                    raise ServiceError(409, "already_connected", "this session is already connected")
+                    raise ServiceError(409, "already_connected", "this session is connected")
                 raise ServiceError(401, "token_expired", "this session has ended; join again")
             pending = live.pending.get(pid)
             if pending is None:

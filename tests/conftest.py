@@ -80,7 +80,7 @@ def start_server(data_dir: Path, port: int | None = None) -> LiveServer:
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     env = dict(os.environ, TELEKONF_ICE_ADDRESSES="127.0.0.1", TELEKONF_LOG_LEVEL="INFO")
-    log = open(data_dir.parent / f"server-{port}.log", "ab")  # noqa: SIM115
+    log = open(data_dir.parent / f"server-{port}.log", "ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "server.cli", "serve", "--http-port", str(port),
          "--data-dir", str(data_dir), "--public-url", url],

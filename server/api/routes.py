@@ -86,7 +86,8 @@ async def patch_participant(request: web.Request) -> web.Response:
     conference_id, pid = request.match_info["id"], request.match_info["pid"]
     _service(request).require_organizer(principal, conference_id)
     body = await read_json(request)
-    view = await _service(request).set_muted(principal, conference_id, pid, v.boolean(body, "muted"))
+    muted = v.boolean(body, "muted")
+    view = await _service(request).set_muted(principal, conference_id, pid, muted)
     return web.json_response(view)
 
 

@@ -404,6 +404,21 @@ class MediaEngine:
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
+    def stats(self) -> dict[str, object]:
+        """Operational figures: the clock's health and how much it carries."""
+        c = self.clock.stats
+        return {
+            "clock": {
+                "ticks": c.ticks,
+                "overruns": c.overruns,
+                "skipped": c.skipped,
+                "busy_seconds": round(c.busy_seconds, 6),
+                "max_lateness": round(c.max_lateness, 6),
+            },
+            "legs": len(self._legs),
+            "conferences": len(self._conferences),
+        }
+
     def leg_ids(self, conference_id: str) -> list[str]:
         conf = self._conferences.get(conference_id)
         return list(conf.legs) if conf else []

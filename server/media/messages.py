@@ -73,7 +73,9 @@ class CloseConference:
     farewell: tuple[str, ...] = ()
 
 
-MediaCommand = OpenConference | SetMixing | AddWebRtcLeg | SetMuted | PlayPrompts | CloseLeg | CloseConference
+MediaCommand = (
+    OpenConference | SetMixing | AddWebRtcLeg | SetMuted | PlayPrompts | CloseLeg | CloseConference
+)
 
 # Replies ---------------------------------------------------------------------
 

@@ -224,7 +224,9 @@ class SqliteStore:
         conference = Conference(
             id=row["id"],
             title=row["title"],
-            organizer=Contact(row["organizer_name"], row["organizer_email"], row["organizer_phone"]),
+            organizer=Contact(
+                row["organizer_name"], row["organizer_email"], row["organizer_phone"]
+            ),
             language=row["language"],
             created_at=_parse_time(row["created_at"]) or datetime.min,
             starts_at=_parse_time(row["starts_at"]),

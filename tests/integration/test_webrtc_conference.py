@@ -37,11 +37,11 @@ async def test_mix_minus_mute_and_end(service: InProcess) -> None:
         assert speaker.joined["role"] == "participant"
 
         # The listener hears both speakers once their welcomes are over.
-        await wait_until(lambda: hears(listener, 440) and hears(listener, 880), timeout=20)
+        await wait_until(lambda: hears(listener, 440) and hears(listener, 880), within=20)
         # Each speaker hears the other and not itself (mix-minus).
-        await wait_until(lambda: hears(organizer, 880) and hears(speaker, 440), timeout=5)
+        await wait_until(lambda: hears(organizer, 880) and hears(speaker, 440), within=5)
         # (the entry tone chimes at 659 and 880 Hz: give it a second to pass)
-        await wait_until(lambda: silent_at(organizer, 440) and silent_at(speaker, 880), timeout=3)
+        await wait_until(lambda: silent_at(organizer, 440) and silent_at(speaker, 880), within=3)
         assert hears(organizer, 880) and hears(speaker, 440)
 
         state = await service.get_conference(conf)
@@ -57,7 +57,7 @@ async def test_mix_minus_mute_and_end(service: InProcess) -> None:
         ) as response:
             assert response.status == 200
             assert (await response.json())["state"] == "muted"
-        await wait_until(lambda: silent_at(listener, 880) and silent_at(organizer, 880), timeout=5)
+        await wait_until(lambda: silent_at(listener, 880) and silent_at(organizer, 880), within=5)
         assert hears(listener, 440) and hears(speaker, 440)
 
         # Ending disconnects everyone after the closing announcement.
@@ -76,7 +76,7 @@ async def test_mix_minus_mute_and_end(service: InProcess) -> None:
             state = await service.get_conference(conf)
             return all(p["state"] == "left" for p in state["participants"])
 
-        await wait_until(all_left, timeout=5)
+        await wait_until(all_left, within=5)
         async with service.http.get(
             f"{service.url}/api/v1/conferences/{conf['id']}/report",
             headers=service.auth(conf["organizer_token"]),

@@ -139,9 +139,12 @@ class Participant:
         await self.pc.close()
 
 
-async def wait_until(predicate: Any, timeout: float = 15.0, interval: float = 0.05) -> None:
-    """Poll a condition (sync or async) until it holds; fail with a clear message."""
-    deadline = time.monotonic() + timeout
+async def wait_until(predicate: Any, within: float = 15.0, interval: float = 0.05) -> None:
+    """Poll a condition (sync or async) until it holds; fail with a clear message.
+
+    For conditions no event announces (what a participant hears, say).
+    """
+    deadline = time.monotonic() + within
     while True:
         result = predicate()
         if asyncio.iscoroutine(result):
@@ -149,5 +152,5 @@ async def wait_until(predicate: Any, timeout: float = 15.0, interval: float = 0.
         if result:
             return
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {predicate}")
+            raise AssertionError(f"condition not met within {within} s: {predicate}")
         await asyncio.sleep(interval)

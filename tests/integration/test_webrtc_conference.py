@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+import numpy as np
+
 from ..conftest import InProcess
-from ..support.audio import tone_level
+from ..support.audio import dominant_frequency, rms_db, tone_level
 from ..support.client import Participant, wait_until
 
 HEARD = -30.0  # dBFS: clearly present
@@ -92,3 +94,31 @@ async def test_mix_minus_mute_and_end(service: InProcess) -> None:
     finally:
         for p in (organizer, speaker, listener):
             await p.close()
+
+
+async def test_conference_ends_when_the_organizer_leaves(service: InProcess) -> None:
+    conf = await service.create_conference(language="de")
+    organizer = Participant(service.http, service.url, 440)
+    guest = Participant(service.http, service.url, 880)
+    try:
+        await organizer.join(conf["moderator_pin"], "Olga")
+        await guest.join(conf["pin"], "Gus")
+        await wait_until(lambda: hears(guest, 440), within=20)
+
+        before = len(guest.heard)
+        assert await organizer.leave() == 200
+        state = await service.get_conference(conf)
+        assert state["state"] == "ended"
+        # The guest is disconnected by the bridge after the closing announcement...
+        await asyncio.wait_for(guest.closed.wait(), timeout=20)
+        # ...which it heard: speech, not the organiser's tone (skip 0.2 s in flight).
+        farewell = np.concatenate(guest.heard[before + 10 :])
+        assert farewell.size > 48000
+        assert rms_db(farewell) > -35
+        assert abs(dominant_frequency(farewell) - 440) > 20
+        report_state = await service.get_conference(conf)
+        left = {p["name"]: p["state"] for p in report_state["participants"]}
+        assert left["Olga"] == "left"
+    finally:
+        await organizer.close()
+        await guest.close()

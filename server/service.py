@@ -90,6 +90,7 @@ class ConferenceService:
         self.monotonic = monotonic
         self.throttle = PinThrottle(settings.pin_attempts, settings.pin_window_seconds)
         self._live: dict[str, _Live] = {}
+        self._conference_of_leg: dict[str, str] = {}
         self._listeners: list[Callable[[Notice], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -312,6 +313,7 @@ class ConferenceService:
                 raise ServiceError(status, reply.reason, reply.message)
             assert isinstance(reply, m.SdpAnswer)
             del live.pending[pid]
+            self._conference_of_leg[pid] = conf.id
             name, role = pending
             was_active = conf.state is d.ConferenceState.ACTIVE
             events = conf.admit(pid, name, role, d.Mode.WEB, self.now())
@@ -405,10 +407,8 @@ class ConferenceService:
                 await self._leave(live, event.leg_id, reason)
 
     def _find_live_by_participant(self, participant_id: str) -> _Live | None:
-        for live in self._live.values():
-            if participant_id in live.conference.participants:
-                return live
-        return None
+        conference_id = self._conference_of_leg.get(participant_id)
+        return self._live.get(conference_id) if conference_id else None
 
     # -- internals -------------------------------------------------------------------------
 
@@ -432,6 +432,7 @@ class ConferenceService:
                                     p.mode.value if p.mode else None, None)
                     )
                 case d.ParticipantLeft(pid, reason):
+                    self._conference_of_leg.pop(pid, None)
                     p = conf.participants[pid]
                     await self.store.save_participant(conf.id, p)
                     await self.store.add_roster_event(

@@ -87,8 +87,11 @@ class Participant:
             return ParticipantState.RINGING if self.ringing else ParticipantState.INVITED
         if self.muted:
             return ParticipantState.MUTED
-        if conference is not ConferenceState.ACTIVE:
+        if conference in (ConferenceState.SCHEDULED, ConferenceState.WAITING):
             return ParticipantState.WAITING
+        if conference is ConferenceState.ENDED:
+            # Hearing the closing announcement, about to be disconnected.
+            return ParticipantState.CONNECTED
         return ParticipantState.TALKING if self.talking else ParticipantState.CONNECTED
 
 

@@ -217,7 +217,7 @@ def frames_and_flags(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray]:
     return frames, contributing
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(frames_and_flags())
 def test_mix_matches_an_int32_reference(case: tuple[np.ndarray, np.ndarray]) -> None:
     frames, contributing = case
@@ -238,7 +238,7 @@ def test_mix_matches_an_int32_reference(case: tuple[np.ndarray, np.ndarray]) -> 
         assert np.array_equal(own_plus_heard[unclipped], result.shared[unclipped].astype(np.int64))
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=100, deadline=None)
 @given(
     hnp.arrays(np.int16, st.tuples(st.integers(1, 8), st.integers(1, 32)),
                elements=st.integers(-4096, 4095))
@@ -343,11 +343,6 @@ def test_silence_is_far_below_any_speech_threshold() -> None:
     assert np.all(level <= -120.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="bug: frame_levels floors the raw power at 1e-12 before normalising to full scale, "
-    "so digital silence gives -210.3 dBFS instead of the documented -120",
-)
 def test_digital_silence_is_exactly_minus_120_dbfs() -> None:
     level = frame_levels(np.zeros((2, FRAME_SAMPLES), dtype=np.int16))
     assert level.tolist() == pytest.approx([-120.0, -120.0])

@@ -40,7 +40,7 @@ def frame_levels(frames: Int16Array) -> FloatArray:
     """RMS of each row, in dBFS (digital silence gives -120)."""
     wide = frames.astype(np.float32)
     power = np.einsum("ij,ij->i", wide, wide, dtype=np.float64) / max(frames.shape[1], 1)
-    return 10.0 * np.log10(np.maximum(power, 1e-12) / (32768.0**2))
+    return 10.0 * np.log10(np.maximum(power / 32768.0**2, 1e-12))
 
 
 def choose_contributors(

@@ -54,6 +54,7 @@ class PlayoutBuffer:
         self._packets: dict[int, bytes] = {}
         self._highest: int | None = None  # highest extended sequence number seen
         self._next: int | None = None  # next extended sequence number to play
+        self._floor: int | None = None  # first sequence number not yet handed out
         self._playing = False
         self._surplus_ticks = 0
 
@@ -68,6 +69,7 @@ class PlayoutBuffer:
         self._packets.clear()
         self._highest = None
         self._next = None
+        self._floor = None
         self._playing = False
         self._surplus_ticks = 0
         self.stats.resets += 1
@@ -90,7 +92,7 @@ class PlayoutBuffer:
             self.reset()
             ext = seq
         self.stats.received += 1
-        if self._next is not None and ext < self._next:
+        if self._floor is not None and ext < self._floor:
             self.stats.late += 1
             return False
         if ext in self._packets:
@@ -111,20 +113,25 @@ class PlayoutBuffer:
             if len(self._packets) < self.target_depth:
                 return Pull.EMPTY, None
             self._playing = True
+            # (Re)start at the oldest packet held: ticks that already played
+            # silence for missing packets are not played again as losses.
+            self._next = min(self._packets)
         assert self._next is not None and self._highest is not None
         self._track_drift()
         payload = self._packets.pop(self._next, None)
         if payload is not None:
             self._next += 1
+            self._floor = self._next
             self.stats.played += 1
             return Pull.FRAME, payload
         if self._next < self._highest:
             self._next += 1
+            self._floor = self._next
             self.stats.concealed += 1
             return Pull.LOST, None
         # Nothing left: re-buffer to the target depth before playing on.
         self._playing = False
-        self._next = self._highest + 1
+        self._next = self._floor = self._highest + 1
         self.stats.underruns += 1
         return Pull.EMPTY, None
 
@@ -146,3 +153,5 @@ class PlayoutBuffer:
             self.stats.dropped += 1
         if self._next is None or self._next < first_kept:
             self._next = first_kept
+        if self._floor is not None and self._floor < first_kept:
+            self._floor = first_kept

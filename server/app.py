@@ -58,6 +58,10 @@ async def _vendor(request: web.Request) -> web.StreamResponse:
 
 
 async def _stats(request: web.Request) -> web.Response:
+    # Operational figures for the operator's monitoring, not for the public.
+    remote = request.remote or ""
+    if not (remote.startswith("127.") or remote == "::1"):
+        raise web.HTTPForbidden(reason="statistics are served to local clients only")
     return web.json_response(request.app[ENGINE].stats())
 
 

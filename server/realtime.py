@@ -21,8 +21,16 @@ logger = logging.getLogger(__name__)
 NAMESPACE = "/live"
 
 
-def room(conference_id: str) -> str:
-    return f"conference:{conference_id}"
+def room(conference_id: str, organizer: bool) -> str:
+    """Organisers and participants have rooms of their own: they see different details."""
+    return f"conference:{conference_id}:{'organizers' if organizer else 'participants'}"
+
+
+def for_participants(event: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """What participants may see of a notice (the service publishes the organiser's view)."""
+    if event == "participant" and payload.get("phone") is not None:
+        return {**payload, "phone": None}
+    return payload
 
 
 class LiveNamespace(socketio.AsyncNamespace):
@@ -40,7 +48,7 @@ class LiveNamespace(socketio.AsyncNamespace):
         except ServiceError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
         await self.save_session(sid, {"principal": principal})
-        await self.enter_room(sid, room(principal.conference_id))
+        await self.enter_room(sid, room(principal.conference_id, principal.is_organizer))
         await self.emit("snapshot", snapshot, to=sid)
 
 
@@ -68,7 +76,15 @@ class LiveBroadcaster:
         while True:
             event, conference_id, payload = await self._queue.get()
             try:
-                await self.sio.emit(event, payload, room=room(conference_id), namespace=NAMESPACE)
+                await self.sio.emit(
+                    event, payload, room=room(conference_id, True), namespace=NAMESPACE
+                )
+                await self.sio.emit(
+                    event,
+                    for_participants(event, payload),
+                    room=room(conference_id, False),
+                    namespace=NAMESPACE,
+                )
             except Exception:
                 logger.exception("could not send %s to conference %s", event, conference_id)
 

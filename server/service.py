@@ -227,13 +227,13 @@ class ConferenceService:
     # -- views -----------------------------------------------------------------------
 
     def _view(self, live: _Live, organizer: bool) -> dict[str, Any]:
-        view = conference_view(
+        return conference_view(
             live.conference,
+            for_organizer=organizer,
             pin=live.pin,
-            moderator_pin=live.moderator_pin if organizer else None,
+            moderator_pin=live.moderator_pin,
             join_url=self.join_url(live.pin),
         )
-        return view
 
     async def view(self, principal: Principal, conference_id: str) -> dict[str, Any]:
         if principal.conference_id != conference_id:
@@ -309,7 +309,7 @@ class ConferenceService:
                 raise ServiceError(401, "token_expired", "the conference has ended")
             reply = await self._media(m.AddWebRtcLeg(conf.id, pid, offer_sdp))
             if isinstance(reply, m.Refused):
-                status = 400 if reply.reason == "bad_sdp" else 503
+                status = {"bad_sdp": 400, "leg_exists": 409}.get(reply.reason, 503)
                 raise ServiceError(status, reply.reason, reply.message)
             assert isinstance(reply, m.SdpAnswer)
             del live.pending[pid]
@@ -354,7 +354,9 @@ class ConferenceService:
             events = conf.set_muted(participant_id, muted)
             await self._persist(live, events)
             await self._media(m.SetMuted(participant_id, muted))
-            return participant_view(conf.participants[participant_id], conf)
+            return participant_view(
+                conf.participants[participant_id], conf, for_organizer=principal.is_organizer
+            )
 
     async def mute_all(self, principal: Principal, conference_id: str, muted: bool) -> int:
         self.require_organizer(principal, conference_id)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from .conference import Conference, Participant
+from .conference import Conference, ConferenceState, Participant
 from .store import RosterEvent
 
 
@@ -13,11 +13,14 @@ def iso(value: datetime | None) -> str | None:
     return value.isoformat().replace("+00:00", "Z") if value is not None else None
 
 
-def participant_view(p: Participant, conference: Conference) -> dict[str, Any]:
+def participant_view(
+    p: Participant, conference: Conference, *, for_organizer: bool = True
+) -> dict[str, Any]:
+    """Phone numbers are the organiser's to see, not the other participants'."""
     return {
         "id": p.id,
         "name": p.name,
-        "phone": p.phone,
+        "phone": p.phone if for_organizer else None,
         "role": p.role.value,
         "mode": p.mode.value if p.mode else None,
         "state": p.state_in(conference.state).value,
@@ -31,12 +34,18 @@ def participant_view(p: Participant, conference: Conference) -> dict[str, Any]:
 def conference_view(
     conference: Conference,
     *,
+    for_organizer: bool,
     pin: str,
-    moderator_pin: str | None,
+    moderator_pin: str,
     join_url: str,
 ) -> dict[str, Any]:
-    """``moderator_pin`` is None for anyone but the organiser."""
+    """The moderator PIN and contact details are for the organiser only.
+
+    An ended conference shows no PINs: they are free again for new conferences.
+    """
     c = conference
+    if c.state is ConferenceState.ENDED:
+        pin = moderator_pin = join_url = None  # type: ignore[assignment]
     view: dict[str, Any] = {
         "id": c.id,
         "title": c.title,
@@ -49,9 +58,11 @@ def conference_view(
         "starts_at": iso(c.starts_at),
         "started_at": iso(c.started_at),
         "ended_at": iso(c.ended_at),
-        "participants": [participant_view(p, c) for p in c.participants.values()],
+        "participants": [
+            participant_view(p, c, for_organizer=for_organizer) for p in c.participants.values()
+        ],
     }
-    if moderator_pin is not None:
+    if for_organizer:
         view["moderator_pin"] = moderator_pin
         view["organizer"] = {
             "name": c.organizer.name,

@@ -8,7 +8,7 @@ from aiohttp import web
 
 from ..service import ConferenceService, Principal, ServiceError
 from . import validation as v
-from .errors import read_json
+from .errors import error_response, read_json
 
 SERVICE = web.AppKey("service", ConferenceService)
 MAX_SDP_BYTES = 64 * 1024
@@ -126,10 +126,11 @@ async def join(request: web.Request) -> web.Response:
     service = _service(request)
     body = await read_json(request, limit=4096)
     pin = body.get("pin")
-    if isinstance(pin, int) and not isinstance(pin, bool):
-        pin = str(pin)
-    if not isinstance(pin, str) or not pin.strip():
+    if pin is None or pin == "":
         raise v.invalid("pin", "is required")
+    if not isinstance(pin, str):
+        # A number would lose a PIN's leading zeros.
+        raise v.invalid("pin", "must be a string of digits")
     name = v.text(body, "name", max_length=100) or ""
     answer: dict[str, Any] = await service.join(
         "".join(pin.split()), name, _client_key(request)
@@ -198,7 +199,9 @@ async def whip_delete(request: web.Request) -> web.Response:
 @routes.patch("/api/v1/webrtc/{session}")
 async def whip_patch(request: web.Request) -> web.Response:
     # Offers must carry all their candidates (non-trickle); ICE restarts are not offered.
-    raise ServiceError(405, "trickle_not_supported", "send a complete offer instead")
+    return error_response(
+        405, "trickle_not_supported", "send a complete offer instead", {"Allow": "DELETE"}
+    )
 
 
 @routes.options("/api/v1/webrtc")

@@ -4,10 +4,11 @@ import { LANGUAGES, getLang, resolveLang, setLang, t } from './i18n.js';
 export { getLang, t };
 
 export class ApiError extends Error {
-  constructor(status, code, message) {
+  constructor(status, code, message, field = null) {
     super(message);
     this.status = status;
     this.code = code;
+    this.field = field; // the offending request field, when the server names one
   }
 }
 
@@ -31,8 +32,9 @@ export async function api(path, { method = 'GET', token, json, body, headers } =
   const isJson = (res.headers.get('Content-Type') || '').includes('json');
   const data = isJson ? await res.json().catch(() => null) : await res.text().catch(() => '');
   if (!res.ok) {
-    const message = (isJson && data && data.message) || t('error.generic', { status: res.status });
-    throw new ApiError(res.status, (isJson && data && data.error) || 'http', message);
+    const message = (isJson && data?.message) || t('error.generic', { status: res.status });
+    const body = isJson && data && typeof data === 'object' ? data : {};
+    throw new ApiError(res.status, body.error || 'http', message, body.field || null);
   }
   return { status: res.status, data, headers: res.headers };
 }

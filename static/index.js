@@ -53,9 +53,27 @@ function showResult(conf) {
   document.body.dataset.state = 'created';
 }
 
+// Server validation errors name a field: point at the matching input.
+const FIELD_INPUTS = {
+  title: 'title',
+  'organizer.name': 'organizer-name',
+  'organizer.email': 'organizer-email',
+  language: 'language',
+};
+
+function clearFieldErrors() {
+  for (const input of form.querySelectorAll('[aria-invalid]')) {
+    input.removeAttribute('aria-invalid');
+    if (input.getAttribute('aria-describedby') === 'form-error') {
+      input.removeAttribute('aria-describedby');
+    }
+  }
+}
+
 form.addEventListener('submit', async (event) => {
   event.preventDefault();
   errorBox.textContent = '';
+  clearFieldErrors();
   const data = new FormData(form);
   const payload = {
     title: data.get('title').trim(),
@@ -72,6 +90,12 @@ form.addEventListener('submit', async (event) => {
   } catch (err) {
     errorBox.textContent = err.message;
     document.body.dataset.state = 'error';
+    const input = FIELD_INPUTS[err.field] && document.getElementById(FIELD_INPUTS[err.field]);
+    if (input) {
+      input.setAttribute('aria-invalid', 'true');
+      input.setAttribute('aria-describedby', 'form-error');
+      input.focus();
+    }
   } finally {
     submit.disabled = false;
     submit.textContent = t('index.submit');

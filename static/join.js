@@ -59,7 +59,7 @@ function renderRoster() {
   const people = [...participants.values()].filter((p) => PRESENT.has(p.state));
   $('roster').replaceChildren(
     ...people.map((p) => {
-      const talking = p.state === 'talking' || (p.talking && !p.muted);
+      const talking = p.state === 'talking' || (p.state === 'connected' && Boolean(p.talking));
       const item = h(
         'li',
         {
@@ -78,7 +78,10 @@ function renderRoster() {
           'span',
           { class: 'roster__meta' },
           p.muted ? icon('mic-off') : null,
-          h('span', { class: 'visually-hidden', text: t(`state.${p.state}`) }),
+          h('span', {
+            class: p.state === 'waiting' || p.state === 'muted' ? 'roster__state' : 'visually-hidden',
+            text: t(`state.${p.state}`),
+          }),
           talkBars(),
         ),
       );
@@ -125,6 +128,7 @@ function render() {
 
   if (state === 'joined') renderCall();
   if (state === 'left' || state === 'ended') {
+    $('end-title').textContent = conference?.title || '';
     $('end-text').textContent =
       endReason === 'ended'
         ? t('status.ended')

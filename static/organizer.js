@@ -44,7 +44,7 @@ function renderLegend() {
       const swatch = h('span', { class: 'swatch', 'aria-hidden': 'true' });
       swatch.style.setProperty('--swatch-bg', `var(--st-${state}-bg)`);
       swatch.style.setProperty('--swatch-accent', `var(--st-${state}-accent)`);
-      return h('li', {}, swatch, t(`state.${state}`));
+      return h('li', { dataset: { state } }, swatch, t(`state.${state}`));
     }),
   );
 }
@@ -118,7 +118,8 @@ function createCard(id) {
 
 function updateCard(card, p) {
   const state = STATES.includes(p.state) ? p.state : 'connected';
-  const talking = p.state === 'talking' || (Boolean(p.talking) && !p.muted);
+  // Only someone in the mix can be talking (a waiting participant is heard by nobody).
+  const talking = p.state === 'talking' || (p.state === 'connected' && Boolean(p.talking));
   const mode = MODES.has(p.mode) ? p.mode : ''; // null until the participant joins or is called
   const name = displayName(p);
   card.dataset.state = p.state;
@@ -133,8 +134,9 @@ function updateCard(card, p) {
   roleEl.hidden = p.role !== 'organizer';
   roleEl.textContent = t('org.organizer');
 
+  const muted = Boolean(p.muted) && !GONE.has(p.state);
   card.querySelector('.state-icon').replaceChildren(
-    p.muted ? icon('mic-off') : talking ? icon('mic') : '',
+    muted ? icon('mic-off') : talking ? icon('mic') : '',
   );
   card.querySelector('.state-label').textContent = t(`state.${state}`);
   card.querySelector('.mode').replaceChildren(...(mode ? [icon(mode), t(`mode.${mode}`)] : []));
@@ -163,7 +165,7 @@ function renderCounts() {
   const all = [...participants.values()];
   $('count-in').textContent = t('org.inCall', { n: all.filter((p) => PRESENT.has(p.state)).length });
   $('count-total').textContent = t('org.total', { n: all.length });
-  $('cards-empty').hidden = !conference || $('cards-active').children.length > 0;
+  $('cards-empty').hidden = !conference || all.length > 0;
   $('gone-heading').hidden = $('cards-gone').children.length === 0;
 }
 
@@ -233,8 +235,7 @@ function startLive() {
       onSnapshot(data);
       $('page-error').textContent = t('live.failed', { message: err.message });
     } catch (apiErr) {
-      $('page-error').textContent = apiErr.message;
-      document.body.dataset.state = 'error';
+      showFatal(apiErr.message);
     }
   });
 }
@@ -314,13 +315,20 @@ window.addEventListener('langchange', () => {
 // ---- Start ----------------------------------------------------------------------------
 
 renderLegend();
-if (!token) {
-  $('page-error').dataset.i18n = 'org.missingToken';
-  $('page-error').textContent = t('org.missingToken');
-  $('conf-title').removeAttribute('data-i18n');
-  $('conf-title').textContent = '';
-  setLive('offline');
+function showFatal(message, key) {
+  const box = $('page-error');
+  if (key) box.dataset.i18n = key;
+  box.textContent = message;
+  $('conf-panel').hidden = !conference;
+  $('participants-section').hidden = !conference;
   document.body.dataset.state = 'error';
+}
+
+if (!token) {
+  showFatal(t('org.missingToken'), 'org.missingToken');
 } else {
   startLive();
 }
+
+// A different #token= in the address bar means a different key: start over.
+window.addEventListener('hashchange', () => window.location.reload());

@@ -102,6 +102,8 @@ class _Conference:
     conference_id: str
     language: str
     mixing: bool = False
+    #: ended: forgotten once its last leg has heard the farewell
+    closed: bool = False
     legs: dict[str, _Leg] = field(default_factory=dict)
     shared_encoders: dict[str, Encoder] = field(default_factory=dict)
 
@@ -184,6 +186,7 @@ class MediaEngine:
                 if conf is None:
                     return m.Done()
                 conf.mixing = False
+                conf.closed = True
                 for leg in list(conf.legs.values()):
                     self._close_after(leg, farewell)
                 if not conf.legs:
@@ -285,7 +288,7 @@ class MediaEngine:
         self._spawn(leg.port.close())
         if reason is not None:
             self._emit(m.LegClosed(leg.leg_id, reason))
-        if not conf.legs and leg.closing and not conf.mixing:
+        if not conf.legs and conf.closed:
             self._conferences.pop(conf.conference_id, None)
 
     # -- the tick ----------------------------------------------------------------

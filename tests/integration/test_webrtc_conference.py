@@ -122,3 +122,19 @@ async def test_conference_ends_when_the_organizer_leaves(service: InProcess) -> 
     finally:
         await organizer.close()
         await guest.close()
+
+
+async def test_rejoining_an_empty_waiting_conference(service: InProcess) -> None:
+    conf = await service.create_conference()
+    first = Participant(service.http, service.url, 880)
+    await first.join(conf["pin"], "Sam")
+    assert await first.leave() == 200
+    again = Participant(service.http, service.url, 880)
+    organizer = Participant(service.http, service.url, 440)
+    try:
+        await again.join(conf["pin"], "Sam")
+        await organizer.join(conf["moderator_pin"], "Olga")
+        await wait_until(lambda: hears(organizer, 880) and hears(again, 440), within=20)
+    finally:
+        await again.close()
+        await organizer.close()

@@ -28,7 +28,7 @@ from .pins import (
 )
 from .store import PinTaken, RosterEvent, Store, TokenRecord
 from .throttle import PinThrottle
-from .views import conference_view, participant_view
+from .views import conference_view, participant_view, report_view
 
 logger = logging.getLogger(__name__)
 
@@ -242,8 +242,6 @@ class ConferenceService:
         return self._view(live, organizer=principal.is_organizer)
 
     async def report(self, principal: Principal, conference_id: str) -> dict[str, Any]:
-        from .views import report_view
-
         self.require_organizer(principal, conference_id)
         live = await self._load(conference_id)
         return report_view(live.conference, await self.store.roster(conference_id))

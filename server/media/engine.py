@@ -59,6 +59,23 @@ class _Playback:
     samples: Int16Array
     exclusive: bool
     position: int = 0
+    #: a conference-wide overlay spares this leg (the one who joined or left)
+    spared_leg: str | None = None
+
+    def take(self) -> Int16Array:
+        """The next 20 ms (zero-padded at the end)."""
+        start = self.position
+        chunk = self.samples[start : start + FRAME_SAMPLES]
+        self.position += FRAME_SAMPLES
+        if chunk.shape[0] < FRAME_SAMPLES:
+            chunk = np.concatenate(
+                [chunk, np.zeros(FRAME_SAMPLES - chunk.shape[0], dtype=np.int16)]
+            )
+        return chunk
+
+    @property
+    def done(self) -> bool:
+        return self.position >= self.samples.shape[0]
 
 
 @dataclass(eq=False, slots=True)
@@ -78,17 +95,12 @@ class _Leg:
         """The next 20 ms of prompt audio for this leg, and whether it is exclusive."""
         while self.prompts:
             playback = self.prompts[0]
-            start = playback.position
-            chunk = playback.samples[start : start + FRAME_SAMPLES]
-            playback.position += FRAME_SAMPLES
-            if playback.position >= playback.samples.shape[0]:
+            if playback.done:
                 self.prompts.popleft()
-            if chunk.shape[0] == 0:
                 continue
-            if chunk.shape[0] < FRAME_SAMPLES:
-                chunk = np.concatenate(
-                    [chunk, np.zeros(FRAME_SAMPLES - chunk.shape[0], dtype=np.int16)]
-                )
+            chunk = playback.take()
+            if playback.done:
+                self.prompts.popleft()
             return chunk, playback.exclusive
         return None
 
@@ -106,6 +118,20 @@ class _Conference:
     closed: bool = False
     legs: dict[str, _Leg] = field(default_factory=dict)
     shared_encoders: dict[str, Encoder] = field(default_factory=dict)
+    #: tones for the whole room, laid over the mix once rather than once per listener
+    overlays: deque[_Playback] = field(default_factory=deque)
+
+    def next_overlay_chunk(self) -> tuple[Int16Array, str | None] | None:
+        while self.overlays:
+            playback = self.overlays[0]
+            if playback.done:
+                self.overlays.popleft()
+                continue
+            chunk = playback.take()
+            if playback.done:
+                self.overlays.popleft()
+            return chunk, playback.spared_leg
+        return None
 
 
 class MediaEngine:
@@ -237,6 +263,12 @@ class MediaEngine:
             audio = [self._prompt_audio(conf.language, name) for name in command.prompts]
         except KeyError as exc:
             return m.Refused("unknown_prompt", f"no prompt {exc}")
+        if not command.leg_ids and not command.exclusive:
+            # Room-wide tones ride on the mix: one encode per stream, not per listener.
+            conf.overlays.extend(
+                _Playback(a, False, spared_leg=command.except_leg_id) for a in audio
+            )
+            return m.Done()
         if command.leg_ids:
             targets = [conf.legs[i] for i in command.leg_ids if i in conf.legs]
         else:
@@ -349,13 +381,27 @@ class MediaEngine:
         result = mix(frames[slots], contributing)
         position = np.full(len(legs), -1, dtype=np.intp)
         position[result.contributors] = np.arange(result.contributors.size)
+        shared_pcm = result.shared
+        mix_minus = result.mix_minus
+        spared: str | None = None
+        overlay = conf.next_overlay_chunk() if conf.overlays else None
+        if overlay is not None:
+            chunk, spared = overlay
+            wide = chunk.astype(np.int32)
+            shared_pcm = saturate(shared_pcm.astype(np.int32) + wide)
+            if mix_minus.shape[0]:
+                mix_minus = saturate(mix_minus.astype(np.int32) + wide)
         shared: dict[str, EncodedFrame] = {}
         for i, leg in enumerate(legs):
             port = leg.port
             if not port.connected:
                 continue
             k = position[i]
-            own: Int16Array | None = result.mix_minus[k] if k >= 0 else None
+            own: Int16Array | None = None
+            if k >= 0:
+                own = result.mix_minus[k] if leg.leg_id == spared else mix_minus[k]
+            elif leg.leg_id == spared and overlay is not None:
+                own = result.shared
             if leg.prompts:
                 prompt = leg.next_prompt_chunk()
                 if prompt is not None:
@@ -363,7 +409,7 @@ class MediaEngine:
                     if exclusive:
                         own = chunk
                     else:
-                        base = result.shared if own is None else own
+                        base = shared_pcm if own is None else own
                         own = saturate(base.astype(np.int32) + chunk)
                 if not leg.prompts and leg.closing:
                     finished.append(leg)
@@ -377,7 +423,7 @@ class MediaEngine:
                     encoder = conf.shared_encoders.get(port.codec)
                     if encoder is None:
                         encoder = conf.shared_encoders[port.codec] = port.new_encoder()
-                    frame = shared[port.codec] = EncodedFrame(encoder.encode(result.shared), pts)
+                    frame = shared[port.codec] = EncodedFrame(encoder.encode(shared_pcm), pts)
             port.write(frame)
 
     # -- helpers -------------------------------------------------------------------

@@ -315,7 +315,10 @@ def run_tones(sizes: tuple[int, ...], talkers: int, repetitions: int) -> list[To
             """Tick until the tone is over; returns how many ticks it took."""
             nonlocal tick
             ticks = 0
-            while any(leg.prompts for leg in engine._legs.values()):
+            # Room-wide tones sit on the conference; per-leg prompts on the legs.
+            while any(c.overlays for c in engine._conferences.values()) or any(
+                leg.prompts for leg in engine._legs.values()
+            ):
                 engine.tick(tick)
                 tick += 1
                 ticks += 1

@@ -9,6 +9,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .access import DEVELOPMENT_NUMBERS, parse_access_numbers
+
 
 def _split(value: str) -> tuple[str, ...]:
     return tuple(item.strip() for item in value.split(",") if item.strip())
@@ -23,6 +25,8 @@ class Settings:
     smtp_url: str = ""
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060
+    # Dial-in numbers as +E164:mode (premium, geographic, tollfree).
+    access_numbers: tuple[str, ...] = DEVELOPMENT_NUMBERS
     # Local addresses offered as ICE host candidates; empty means every interface.
     ice_addresses: tuple[str, ...] = ()
     stun_servers: tuple[str, ...] = ()
@@ -61,6 +65,8 @@ _OPTIONS: tuple[tuple[str, type, str], ...] = (
     ("smtp_url", str, "outgoing mail server, smtp://[user:pass@]host:port"),
     ("sip_host", str, "address of the SIP gateway"),
     ("sip_port", int, "port of the SIP gateway"),
+    ("access_numbers", tuple, "comma-separated dial-in numbers as +E164:MODE (premium, "
+     "geographic or tollfree)"),
     ("ice_addresses", tuple, "comma-separated local addresses offered as ICE host candidates"),
     ("stun_servers", tuple, "comma-separated STUN URLs, e.g. stun:stun.example.org:3478"),
     ("turn_servers", tuple, "comma-separated TURN URLs"),
@@ -115,7 +121,12 @@ def load_settings(
                 values[name] = _convert(kind, raw)
             except ValueError as exc:
                 raise SystemExit(f"{env_name(name)}={raw!r}: {exc}") from exc
-    return dataclasses.replace(Settings(), **values)  # type: ignore[arg-type]
+    settings = dataclasses.replace(Settings(), **values)  # type: ignore[arg-type]
+    try:
+        parse_access_numbers(settings.access_numbers)
+    except ValueError as exc:
+        raise SystemExit(f"{env_name('access_numbers')}: {exc}") from exc
+    return settings
 
 
 def settings_from_argv(argv: Sequence[str]) -> Settings:

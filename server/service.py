@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from . import conference as d
+from .access import parse_access_numbers
 from .config import Settings
 from .media import messages as m
 from .pins import (
@@ -89,6 +90,7 @@ class ConferenceService:
         self.now = now
         self.monotonic = monotonic
         self.throttle = PinThrottle(settings.pin_attempts, settings.pin_window_seconds)
+        self.access_numbers = parse_access_numbers(settings.access_numbers)
         self._live: dict[str, _Live] = {}
         self._conference_of_leg: dict[str, str] = {}
         self._listeners: list[Callable[[Notice], None]] = []

@@ -42,6 +42,12 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
 
 
+@routes.get("/api/v1/dial-in-numbers")
+async def dial_in_numbers(request: web.Request) -> web.Response:
+    numbers = _service(request).access_numbers
+    return web.json_response([n.view() for n in numbers])
+
+
 @routes.post("/api/v1/conferences")
 async def create_conference(request: web.Request) -> web.Response:
     service = _service(request)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -250,26 +250,35 @@ class ConferenceService:
 
     # -- joining ---------------------------------------------------------------------
 
+    async def _open_by_pin(self, pin: str, clients: Sequence[str]) -> tuple[_Live, d.Role]:
+        """The conference a PIN opens, counting wrong PINs against every client key.
+
+        A browser is one key (its address); a phone call is two (the calling
+        number and the signalling source address), so a guesser gains nothing by
+        hanging up and calling again, nor by spoofing another caller ID.
+        """
+        now = self.monotonic()
+        for client in clients:
+            verdict = self.throttle.check(client, now)
+            if not verdict.allowed:
+                raise ServiceError(
+                    429, "too_many_attempts",
+                    "too many wrong PINs; try again later",
+                    retry_after=int(verdict.retry_after + 0.999),
+                )
+        found = await self.store.find_pin(pin) if pin.isdigit() else None
+        live = await self._load(found[0]) if found else None
+        if found is None or live is None or live.conference.state is d.ConferenceState.ENDED:
+            delay = max(self.throttle.failed(client, now).delay for client in clients)
+            if delay:
+                await asyncio.sleep(delay)
+            raise ServiceError(403, "wrong_pin", "this PIN does not open any conference")
+        return live, d.Role(found[1])
+
     async def join(self, pin: str, name: str, client: str) -> dict[str, Any]:
         """Find the conference by PIN (as a phone caller will) and issue a token."""
-        verdict = self.throttle.check(client, self.monotonic())
-        if not verdict.allowed:
-            raise ServiceError(
-                429, "too_many_attempts",
-                "too many wrong PINs; try again later",
-                retry_after=int(verdict.retry_after + 0.999),
-            )
-        found = await self.store.find_pin(pin) if pin.isdigit() else None
-        if found is None:
-            held = self.throttle.failed(client, self.monotonic())
-            if held.delay:
-                await asyncio.sleep(held.delay)
-            raise ServiceError(403, "wrong_pin", "this PIN does not open any conference")
-        conference_id, role_name = found
-        live = await self._load(conference_id)
-        if live.conference.state is d.ConferenceState.ENDED:
-            raise ServiceError(403, "wrong_pin", "this PIN does not open any conference")
-        role = d.Role(role_name)
+        live, role = await self._open_by_pin(pin, [client])
+        conference_id = live.conference.id
         participant_id = new_id()
         token = generate_token()
         await self.store.add_token(

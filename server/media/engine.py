@@ -54,6 +54,17 @@ class MediaPort(Protocol):
 PortFactory = Callable[[Callable[[str], None]], MediaPort]
 
 
+class RtpPortFactory(Protocol):
+    """Makes phone legs' ports (the SIP gateway's RTP side)."""
+
+    async def create(
+        self, command: m.AddRtpLeg, on_state: Callable[[str], None],
+        on_digit: Callable[[str], None],
+    ) -> tuple[MediaPort, str, int]: ...
+
+    def update(self, port: MediaPort, command: m.UpdateRtpLeg) -> None: ...
+
+
 @dataclass(slots=True)
 class _Playback:
     samples: Int16Array
@@ -142,11 +153,15 @@ class MediaEngine:
         max_speakers: int = 8,
         on_event: Callable[[m.MediaEvent], None] | None = None,
         webrtc_port_factory: PortFactory | None = None,
+        rtp_port_factory: RtpPortFactory | None = None,
     ) -> None:
         self._prompts = prompts
         self.max_speakers = max_speakers
         self.on_event = on_event
         self._webrtc_port_factory = webrtc_port_factory
+        self.rtp_port_factory = rtp_port_factory
+        #: called at the start of every tick, before any leg is read (batched I/O)
+        self.tick_hooks: list[Callable[[int], None]] = []
         self._tones: dict[str, Int16Array] = {
             "beep": beep(),
             "entry_tone": entry_tone(),
@@ -193,6 +208,28 @@ class MediaEngine:
                 return m.Done()
             case m.AddWebRtcLeg(conference_id, leg_id, offer_sdp):
                 return await self._add_webrtc_leg(conference_id, leg_id, offer_sdp)
+            case m.AddRtpLeg():
+                return await self._add_rtp_leg(command)
+            case m.UpdateRtpLeg(leg_id):
+                leg = self._legs.get(leg_id)
+                if leg is None or self.rtp_port_factory is None:
+                    return m.Refused("unknown_leg", "no such leg")
+                self.rtp_port_factory.update(leg.port, command)
+                return m.Done()
+            case m.MoveLeg(leg_id, conference_id):
+                leg = self._legs.get(leg_id)
+                target = self._conferences.get(conference_id)
+                if leg is None or target is None:
+                    return m.Refused("unknown_leg", "no such leg or conference")
+                self._move(leg, target)
+                return m.Done()
+            case m.StopPrompts(leg_id):
+                leg = self._legs.get(leg_id)
+                if leg is None:
+                    return m.Refused("unknown_leg", "no such leg")
+                if not leg.closing:
+                    leg.prompts.clear()
+                return m.Done()
             case m.SetMuted(leg_id, muted):
                 leg = self._legs.get(leg_id)
                 if leg is None:
@@ -246,6 +283,38 @@ class MediaEngine:
             return m.Refused("bad_sdp", str(exc))
         self.add_leg(conference_id, leg_id, port)
         return m.SdpAnswer(answer)
+
+    async def _add_rtp_leg(self, command: m.AddRtpLeg) -> m.MediaReply:
+        if self.rtp_port_factory is None:
+            return m.Refused("no_rtp", "this media worker has no RTP ports")
+        if command.conference_id not in self._conferences:
+            return m.Refused("unknown_conference", "no such conference in media")
+        if command.leg_id in self._legs:
+            return m.Refused("leg_exists", "this leg exists already")
+        leg_id = command.leg_id
+
+        def on_state(state: str) -> None:
+            self._port_state(leg_id, state)
+
+        def on_digit(digit: str) -> None:
+            self._emit(m.LegDigit(leg_id, digit))
+
+        try:
+            port, host, port_number = await self.rtp_port_factory.create(
+                command, on_state, on_digit
+            )
+        except OSError as exc:
+            return m.Refused("no_port", f"no RTP port could be opened: {exc}")
+        self.add_leg(command.conference_id, leg_id, port)
+        return m.RtpLegReady(host, port_number)
+
+    def _move(self, leg: _Leg, target: _Conference) -> None:
+        source = leg.conference
+        source.legs.pop(leg.leg_id, None)
+        leg.conference = target
+        target.legs[leg.leg_id] = leg
+        if not source.legs and source.closed:
+            self._conferences.pop(source.conference_id, None)
 
     def add_leg(self, conference_id: str, leg_id: str, port: MediaPort) -> None:
         """Attach a ready transport to a conference (also used by benchmarks and SIP)."""
@@ -327,6 +396,8 @@ class MediaEngine:
 
     def tick(self, n: int) -> None:
         """One 20 ms step of every conference; ``n`` numbers the tick."""
+        for hook in self.tick_hooks:
+            hook(n)
         frames = self._frames
         for leg in self._legs.values():
             row = frames[leg.slot]
@@ -411,8 +482,11 @@ class MediaEngine:
                     else:
                         base = shared_pcm if own is None else own
                         own = saturate(base.astype(np.int32) + chunk)
-                if not leg.prompts and leg.closing:
-                    finished.append(leg)
+                if not leg.prompts:
+                    if leg.closing:
+                        finished.append(leg)
+                    else:
+                        self._emit(m.PromptsFinished(leg.leg_id))
             if own is not None:
                 if leg.encoder is None:
                     leg.encoder = port.new_encoder()

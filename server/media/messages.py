@@ -35,6 +35,49 @@ class AddWebRtcLeg:
 
 
 @dataclass(frozen=True, slots=True)
+class AddRtpLeg:
+    """A phone leg (SIP gateway): plain RTP to ``remote_host:remote_port``.
+
+    The media side picks the local port and answers ``RtpLegReady``; RTP is sent
+    to wherever the phone's RTP really comes from once it arrives (symmetric RTP).
+    """
+
+    conference_id: str
+    leg_id: str
+    remote_host: str
+    remote_port: int
+    codec: str  # "PCMU" or "PCMA"
+    payload_type: int
+    dtmf_payload_type: int | None = None
+    ptime: int = 20
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateRtpLeg:
+    """A re-INVITE changed the remote address or put the call on (or off) hold."""
+
+    leg_id: str
+    remote_host: str
+    remote_port: int
+    on_hold: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MoveLeg:
+    """Take a leg from where it is (e.g. the PIN prompt) into a conference."""
+
+    leg_id: str
+    conference_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopPrompts:
+    """Barge-in: the caller typed during a prompt."""
+
+    leg_id: str
+
+
+@dataclass(frozen=True, slots=True)
 class SetMuted:
     leg_id: str
     muted: bool
@@ -74,7 +117,17 @@ class CloseConference:
 
 
 MediaCommand = (
-    OpenConference | SetMixing | AddWebRtcLeg | SetMuted | PlayPrompts | CloseLeg | CloseConference
+    OpenConference
+    | SetMixing
+    | AddWebRtcLeg
+    | AddRtpLeg
+    | UpdateRtpLeg
+    | MoveLeg
+    | StopPrompts
+    | SetMuted
+    | PlayPrompts
+    | CloseLeg
+    | CloseConference
 )
 
 # Replies ---------------------------------------------------------------------
@@ -91,6 +144,12 @@ class SdpAnswer:
 
 
 @dataclass(frozen=True, slots=True)
+class RtpLegReady:
+    local_host: str
+    local_port: int
+
+
+@dataclass(frozen=True, slots=True)
 class Refused:
     """The media side cannot do it; ``reason`` is a stable code, ``message`` for people."""
 
@@ -98,7 +157,7 @@ class Refused:
     message: str
 
 
-MediaReply = Done | SdpAnswer | Refused
+MediaReply = Done | SdpAnswer | RtpLegReady | Refused
 
 # Events: media -> front ------------------------------------------------------
 
@@ -120,4 +179,19 @@ class LegClosed:
     reason: str  # "hangup", "closed", "failed", "farewell"
 
 
-MediaEvent = LegConnected | LegTalking | LegClosed
+@dataclass(frozen=True, slots=True)
+class LegDigit:
+    """A keypad digit from the leg's media (RFC 4733 or in-band)."""
+
+    leg_id: str
+    digit: str
+
+
+@dataclass(frozen=True, slots=True)
+class PromptsFinished:
+    """A leg's prompt queue ran empty (the IVR waits for this to hang up politely)."""
+
+    leg_id: str
+
+
+MediaEvent = LegConnected | LegTalking | LegClosed | LegDigit | PromptsFinished

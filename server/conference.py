@@ -73,6 +73,9 @@ class Participant:
     talking: bool = False
     ringing: bool = False
     failure: str | None = None
+    #: for dial-in legs: the access number dialled (E.164) and its access mode
+    access_number: str | None = None
+    access_mode: str | None = None
 
     @property
     def present(self) -> bool:
@@ -120,7 +123,12 @@ class StateChanged:
     new: ConferenceState
 
 
-Event = ParticipantJoined | ParticipantLeft | ParticipantChanged | StateChanged
+@dataclass(frozen=True, slots=True)
+class LockChanged:
+    locked: bool
+
+
+Event = ParticipantJoined | ParticipantLeft | ParticipantChanged | StateChanged | LockChanged
 
 
 @dataclass(slots=True)
@@ -135,6 +143,8 @@ class Conference:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     participants: dict[str, Participant] = field(default_factory=dict)
+    #: a locked conference admits nobody new (the organiser's *7)
+    locked: bool = False
 
     # -- queries ---------------------------------------------------------------
 
@@ -167,9 +177,13 @@ class Conference:
         mode: Mode,
         now: datetime,
         phone: str | None = None,
+        access_number: str | None = None,
+        access_mode: str | None = None,
     ) -> list[Event]:
         """Someone is in (their media is about to start)."""
         self._require_open()
+        if self.locked and role is not Role.ORGANIZER:
+            raise ConferenceError("conference_locked", "the conference is locked")
         existing = self.participants.get(participant_id)
         if existing is not None and existing.joined_at is not None:
             raise ConferenceError("already_joined", "this participant has already joined")
@@ -178,6 +192,8 @@ class Conference:
         participant.role = role
         participant.mode = mode
         participant.phone = phone or participant.phone
+        participant.access_number = access_number
+        participant.access_mode = access_mode
         participant.joined_at = now
         participant.ringing = False
         participant.failure = None
@@ -220,6 +236,12 @@ class Conference:
             return []
         participant.talking = talking
         return [ParticipantChanged(participant_id)]
+
+    def set_locked(self, locked: bool) -> list[Event]:
+        if self.locked == locked:
+            return []
+        self.locked = locked
+        return [LockChanged(locked)]
 
     def end(self, now: datetime) -> list[Event]:
         """End the conference; everyone still present is about to be disconnected."""

@@ -452,6 +452,8 @@ class ConferenceService:
                     )
                 case d.ParticipantChanged(pid):
                     await self.store.save_participant(conf.id, conf.participants[pid])
+                case d.LockChanged():
+                    await self.store.save_conference(conf)
                 case d.StateChanged(_, new):
                     await self.store.save_conference(conf)
                     if new is d.ConferenceState.ENDED:
@@ -474,8 +476,16 @@ class ConferenceService:
 
     def _publish_event(self, live: _Live, event: d.Event) -> None:
         conf = live.conference
-        if isinstance(event, d.StateChanged):
-            self._publish("conference", conf.id, {"id": conf.id, "state": conf.state.value})
+        if isinstance(event, d.LockChanged):
+            self._publish(
+                "conference", conf.id,
+                {"id": conf.id, "state": conf.state.value, "locked": conf.locked},
+            )
+        elif isinstance(event, d.StateChanged):
+            self._publish(
+                "conference", conf.id,
+                {"id": conf.id, "state": conf.state.value, "locked": conf.locked},
+            )
             # Everyone's displayed state depends on the conference's (waiting -> connected).
             for p in conf.participants.values():
                 self._publish("participant", conf.id, participant_view(p, conf))

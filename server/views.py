@@ -26,6 +26,8 @@ def participant_view(
         "state": p.state_in(conference.state).value,
         "muted": p.muted,
         "talking": p.talking,
+        "access_number": p.access_number,
+        "access_mode": p.access_mode,
         "joined_at": iso(p.joined_at),
         "left_at": iso(p.left_at),
     }
@@ -51,6 +53,7 @@ def conference_view(
         "title": c.title,
         "language": c.language,
         "state": c.state.value,
+        "locked": c.locked,
         "organizer": {"name": c.organizer.name},
         "pin": pin,
         "join_url": join_url,

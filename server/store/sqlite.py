@@ -33,6 +33,7 @@ CREATE TABLE IF NOT EXISTS conferences (
     pin TEXT NOT NULL,
     moderator_pin TEXT NOT NULL,
     state TEXT NOT NULL,
+    locked INTEGER NOT NULL DEFAULT 0,
     created_at TEXT NOT NULL,
     starts_at TEXT,
     started_at TEXT,
@@ -57,7 +58,9 @@ CREATE TABLE IF NOT EXISTS participants (
     left_at TEXT,
     left_reason TEXT,
     muted INTEGER NOT NULL DEFAULT 0,
-    failure TEXT
+    failure TEXT,
+    access_number TEXT,
+    access_mode TEXT
 );
 CREATE INDEX IF NOT EXISTS participants_by_conference ON participants(conference_id, position);
 CREATE TABLE IF NOT EXISTS roster_events (
@@ -144,9 +147,12 @@ class SqliteStore:
     async def save_conference(self, conference: Conference) -> None:
         c = conference
         await self.db.execute(
-            "UPDATE conferences SET title=?, language=?, state=?, started_at=?, ended_at=?"
-            " WHERE id=?",
-            (c.title, c.language, c.state.value, _time(c.started_at), _time(c.ended_at), c.id),
+            "UPDATE conferences SET title=?, language=?, state=?, locked=?, started_at=?,"
+            " ended_at=? WHERE id=?",
+            (
+                c.title, c.language, c.state.value, int(c.locked), _time(c.started_at),
+                _time(c.ended_at), c.id,
+            ),
         )
         await self.db.commit()
 
@@ -166,16 +172,17 @@ class SqliteStore:
                 position = int(row[0]) if row else 0
         await self.db.execute(
             "INSERT INTO participants (id, conference_id, position, name, email, phone, role,"
-            " mode, joined_at, left_at, left_reason, muted, failure)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " mode, joined_at, left_at, left_reason, muted, failure, access_number, access_mode)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(id) DO UPDATE SET name=excluded.name, email=excluded.email,"
             " phone=excluded.phone, role=excluded.role, mode=excluded.mode,"
             " joined_at=excluded.joined_at, left_at=excluded.left_at,"
-            " left_reason=excluded.left_reason, muted=excluded.muted, failure=excluded.failure",
+            " left_reason=excluded.left_reason, muted=excluded.muted, failure=excluded.failure,"
+            " access_number=excluded.access_number, access_mode=excluded.access_mode",
             (
                 p.id, conference_id, position, p.name, p.email, p.phone, p.role.value,
                 p.mode.value if p.mode else None, _time(p.joined_at), _time(p.left_at),
-                p.left_reason, int(p.muted), p.failure,
+                p.left_reason, int(p.muted), p.failure, p.access_number, p.access_mode,
             ),
         )
 
@@ -233,6 +240,7 @@ class SqliteStore:
             state=ConferenceState(row["state"]),
             started_at=_parse_time(row["started_at"]),
             ended_at=_parse_time(row["ended_at"]),
+            locked=bool(row["locked"]),
         )
         async with self.db.execute(
             "SELECT * FROM participants WHERE conference_id=? ORDER BY position",
@@ -251,6 +259,8 @@ class SqliteStore:
                     left_reason=p["left_reason"],
                     muted=bool(p["muted"]),
                     failure=p["failure"],
+                    access_number=p["access_number"],
+                    access_mode=p["access_mode"],
                 )
         return ConferenceRecord(conference, row["pin"], row["moderator_pin"])
 

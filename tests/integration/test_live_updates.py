@@ -54,7 +54,7 @@ async def test_organizer_sees_changes_live(service: InProcess) -> None:
         joined, _ = await live.next("participant", lambda d: d["name"] == "Gus")
         assert joined["state"] == "waiting" and joined["mode"] == "web"
         state, _ = await live.next("conference")
-        assert state == {"id": conf["id"], "state": "waiting"}
+        assert state == {"id": conf["id"], "state": "waiting", "locked": False}
 
         for muted, expected in ((True, "muted"), (False, "waiting")):
             sent = time.monotonic()

@@ -307,3 +307,21 @@ async def test_writes_are_committed_before_returning(store: SqliteStore, db_path
         assert other.execute("SELECT count(*) FROM live_pins").fetchone() == (2,)
     finally:
         other.close()
+
+
+async def test_schema_version_is_recorded_and_a_newer_file_is_refused(tmp_path: Path) -> None:
+    import sqlite3
+
+    from server.store.sqlite import MIGRATIONS
+
+    path = tmp_path / "v.sqlite3"
+    store = SqliteStore(path)
+    await store.open()
+    await store.close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+        db.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 1}")
+    newer = SqliteStore(path)
+    with pytest.raises(RuntimeError, match="newer"):
+        await newer.open()
+    await newer.close()

@@ -83,6 +83,10 @@ CREATE TABLE IF NOT EXISTS tokens (
 """
 
 
+#: Each entry moves the schema one version on; never edit a published one.
+MIGRATIONS: tuple[str, ...] = (SCHEMA,)
+
+
 def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
@@ -110,8 +114,21 @@ class SqliteStore:
         # NORMAL is durable against a process crash in WAL mode (not a power cut).
         await self._db.execute("PRAGMA synchronous=NORMAL")
         await self._db.execute("PRAGMA foreign_keys=ON")
-        await self._db.executescript(SCHEMA)
-        await self._db.commit()
+        await self._migrate()
+
+    async def _migrate(self) -> None:
+        """Bring the file to the current schema; ``PRAGMA user_version`` counts steps."""
+        async with self.db.execute("PRAGMA user_version") as cursor:
+            row = await cursor.fetchone()
+        version = int(row[0]) if row else 0
+        if version > len(MIGRATIONS):
+            raise RuntimeError(
+                f"{self.path} has schema version {version}, newer than this Telekonf knows"
+            )
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            await self.db.executescript(script)
+            await self.db.execute(f"PRAGMA user_version = {number}")
+            await self.db.commit()
 
     async def close(self) -> None:
         if self._db is not None:

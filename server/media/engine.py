@@ -482,11 +482,8 @@ class MediaEngine:
                     else:
                         base = shared_pcm if own is None else own
                         own = saturate(base.astype(np.int32) + chunk)
-                if not leg.prompts:
-                    if leg.closing:
-                        finished.append(leg)
-                    else:
-                        self._emit(m.PromptsFinished(leg.leg_id))
+                if not leg.prompts and leg.closing:
+                    finished.append(leg)
             if own is not None:
                 if leg.encoder is None:
                     leg.encoder = port.new_encoder()

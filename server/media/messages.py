@@ -187,11 +187,4 @@ class LegDigit:
     digit: str
 
 
-@dataclass(frozen=True, slots=True)
-class PromptsFinished:
-    """A leg's prompt queue ran empty (the IVR waits for this to hang up politely)."""
-
-    leg_id: str
-
-
-MediaEvent = LegConnected | LegTalking | LegClosed | LegDigit | PromptsFinished
+MediaEvent = LegConnected | LegTalking | LegClosed | LegDigit

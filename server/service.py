@@ -61,6 +61,14 @@ class Principal:
         return self.kind == "organizer"
 
 
+@dataclass(frozen=True, slots=True)
+class PinCheck:
+    verdict: str  # "ok", "wrong", "throttled" or "locked"
+    conference_id: str | None = None
+    role: str | None = None
+    language: str | None = None
+
+
 @dataclass(slots=True)
 class _Live:
     conference: d.Conference
@@ -278,6 +286,7 @@ class ConferenceService:
     async def join(self, pin: str, name: str, client: str) -> dict[str, Any]:
         """Find the conference by PIN (as a phone caller will) and issue a token."""
         live, role = await self._open_by_pin(pin, [client])
+        self._check_not_locked(live.conference, role)
         conference_id = live.conference.id
         participant_id = new_id()
         token = generate_token()
@@ -316,25 +325,122 @@ class ConferenceService:
                 raise ServiceError(401, "token_expired", "this session has ended; join again")
             if conf.state is d.ConferenceState.ENDED:
                 raise ServiceError(401, "token_expired", "the conference has ended")
+            name, role = pending
+            self._check_not_locked(conf, role)
             reply = await self._media(m.AddWebRtcLeg(conf.id, pid, offer_sdp))
             if isinstance(reply, m.Refused):
                 status = {"bad_sdp": 400, "leg_exists": 409}.get(reply.reason, 503)
                 raise ServiceError(status, reply.reason, reply.message)
             assert isinstance(reply, m.SdpAnswer)
             del live.pending[pid]
-            self._conference_of_leg[pid] = conf.id
-            name, role = pending
-            was_active = conf.state is d.ConferenceState.ACTIVE
-            events = conf.admit(pid, name, role, d.Mode.WEB, self.now())
-            await self._persist(live, events)
-            greeting: tuple[str, ...] = ("welcome", "beep")
-            if conf.state is not d.ConferenceState.ACTIVE:
-                greeting += ("waiting",)
-            await self._media(m.PlayPrompts(conf.id, greeting, leg_ids=(pid,), exclusive=True))
-            await self._media(m.PlayPrompts(conf.id, ("entry_tone",), except_leg_id=pid))
-            if conf.state is d.ConferenceState.ACTIVE and not was_active:
-                await self._media(m.SetMixing(conf.id, True))
+            await self._admit(live, pid, name, role, d.Mode.WEB)
             return reply.sdp, pid
+
+    @staticmethod
+    def _check_not_locked(conf: d.Conference, role: d.Role) -> None:
+        if conf.locked and role is not d.Role.ORGANIZER:
+            raise ServiceError(403, "conference_locked", "the conference is locked")
+
+    async def _admit(
+        self, live: _Live, pid: str, name: str, role: d.Role, mode: d.Mode, **details: Any
+    ) -> None:
+        """Someone's media is in the conference: record it, greet them, start mixing."""
+        conf = live.conference
+        was_active = conf.state is d.ConferenceState.ACTIVE
+        events = conf.admit(pid, name, role, mode, self.now(), **details)
+        self._conference_of_leg[pid] = conf.id
+        await self._persist(live, events)
+        greeting: tuple[str, ...] = ("welcome", "beep")
+        if conf.state is not d.ConferenceState.ACTIVE:
+            greeting += ("waiting",)
+        await self._media(m.PlayPrompts(conf.id, greeting, leg_ids=(pid,), exclusive=True))
+        await self._media(m.PlayPrompts(conf.id, ("entry_tone",), except_leg_id=pid))
+        if conf.state is d.ConferenceState.ACTIVE and not was_active:
+            await self._media(m.SetMixing(conf.id, True))
+
+    # -- phones (the SIP gateway's side of a call) ---------------------------------------
+
+    async def check_pin(self, pin: str, clients: Sequence[str]) -> PinCheck:
+        """A caller's PIN: which conference and role, or why not."""
+        try:
+            live, role = await self._open_by_pin(pin, clients)
+        except ServiceError as exc:
+            return PinCheck("throttled" if exc.status == 429 else "wrong")
+        conf = live.conference
+        if conf.locked and role is not d.Role.ORGANIZER:
+            return PinCheck("locked", conf.id)
+        return PinCheck("ok", conf.id, role.value, conf.language)
+
+    async def admit_phone(
+        self,
+        conference_id: str,
+        leg_id: str,
+        role: str,
+        *,
+        name: str,
+        phone: str | None,
+        mode: d.Mode = d.Mode.DIAL_IN,
+        access_number: str | None = None,
+        access_mode: str | None = None,
+    ) -> bool:
+        """Move a phone leg (already in media, e.g. at the PIN prompt) into its conference."""
+        live = await self._load(conference_id)
+        async with live.lock:
+            conf = live.conference
+            if conf.state is d.ConferenceState.ENDED:
+                return False
+            reply = await self._media(m.MoveLeg(leg_id, conf.id))
+            if isinstance(reply, m.Refused):
+                return False
+            await self._admit(
+                live, leg_id, name, d.Role(role), mode,
+                phone=phone, access_number=access_number, access_mode=access_mode,
+            )
+            return True
+
+    async def phone_left(self, leg_id: str, reason: str) -> None:
+        """The phone hung up (BYE) or its call failed."""
+        live = self._find_live_by_participant(leg_id)
+        if live is None:
+            return
+        async with live.lock:
+            await self._leave(live, leg_id, reason)
+
+    async def keypad(self, leg_id: str, command: str) -> None:
+        """A keypad command of a caller in a conference (*6, *1, *5, *7, *9)."""
+        live = self._find_live_by_participant(leg_id)
+        if live is None:
+            return
+        async with live.lock:
+            conf = live.conference
+            me = conf.participants.get(leg_id)
+            if me is None or not me.present:
+                return
+            say: tuple[str, ...] = ()
+            if command == "mute":
+                await self._persist(live, conf.set_muted(leg_id, not me.muted))
+                await self._media(m.SetMuted(leg_id, me.muted))
+                say = ("muted",) if me.muted else ("unmuted",)
+            elif command == "help":
+                say = ("help",)
+            elif me.role is not d.Role.ORGANIZER:
+                return
+            elif command == "mute_all":
+                others = [p for p in conf.present if p.role is not d.Role.ORGANIZER]
+                mute = not all(p.muted for p in others) if others else True
+                events = conf.mute_all(mute)
+                await self._persist(live, events)
+                for event in events:
+                    assert isinstance(event, d.ParticipantChanged)
+                    await self._media(m.SetMuted(event.participant_id, mute))
+                say = ("all_muted",) if mute else ("all_unmuted",)
+            elif command == "lock":
+                await self._persist(live, conf.set_locked(not conf.locked))
+                say = ("locked",) if conf.locked else ("unlocked",)
+            elif command == "count":
+                say = ("participants_count", f"number:{len(conf.present)}")
+            if say:
+                await self._media(m.PlayPrompts(conf.id, say, leg_ids=(leg_id,)))
 
     async def hang_up(self, principal: Principal, session_id: str) -> None:
         """DELETE of a WHIP session: the participant leaves."""

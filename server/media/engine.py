@@ -351,6 +351,8 @@ class MediaEngine:
     def _prompt_audio(self, language: str, name: str) -> Int16Array:
         if name in self._tones:
             return self._tones[name]
+        if name.startswith("number:") and name[7:].isdigit():
+            return self._prompts.number(language, int(name[7:]))
         return self._prompts.get(language, name)
 
     def _close_after(self, leg: _Leg, farewell: Sequence[str]) -> None:

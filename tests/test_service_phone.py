@@ -1,0 +1,119 @@
+"""The front's side of phone calls, with the media side replaced by a recorder."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+
+from server.conference import Contact, Mode
+from server.config import Settings
+from server.media import messages as m
+from server.service import ConferenceService
+from server.store.sqlite import SqliteStore
+
+
+class MediaRecorder:
+    def __init__(self) -> None:
+        self.commands: list[m.MediaCommand] = []
+
+    async def __call__(self, command: m.MediaCommand) -> m.MediaReply:
+        self.commands.append(command)
+        return m.Done()
+
+    def prompts_to(self, leg_id: str) -> list[tuple[str, ...]]:
+        return [
+            c.prompts for c in self.commands
+            if isinstance(c, m.PlayPrompts) and leg_id in c.leg_ids
+        ]
+
+
+@pytest.fixture
+async def phones(tmp_path: Path) -> AsyncIterator[tuple[ConferenceService, MediaRecorder]]:
+    store = SqliteStore(tmp_path / "db.sqlite3")
+    await store.open()
+    media = MediaRecorder()
+    service = ConferenceService(Settings(data_dir=tmp_path, pin_attempts=3), store, media)
+    yield service, media
+    await service.close()
+    await store.close()
+
+
+async def conference(service: ConferenceService) -> dict:
+    view, _ = await service.create(
+        title="Call", organizer=Contact("Olga", "olga@example.org"), invitees=[],
+        starts_at=None, language="de",
+    )
+    return view
+
+
+async def test_pins_on_the_phone(phones: tuple[ConferenceService, MediaRecorder]) -> None:
+    service, _ = phones
+    conf = await conference(service)
+    ok = await service.check_pin(conf["moderator_pin"], ["tel:+38640111222", "ip:10.0.0.1"])
+    assert (ok.verdict, ok.conference_id, ok.role, ok.language) == (
+        "ok", conf["id"], "organizer", "de",
+    )
+    # Wrong PINs count against the calling number and the address alike:
+    # calling again from another address with the same number does not help.
+    service.throttle.base_delay = 0
+    for i in range(3):
+        wrong = await service.check_pin("99999999", ["tel:+38640999999", f"ip:10.0.0.{i + 2}"])
+        assert wrong.verdict == "wrong"
+    blocked = await service.check_pin(conf["pin"], ["tel:+38640999999", "ip:10.0.0.9"])
+    assert blocked.verdict == "throttled"
+
+
+async def test_a_caller_joins_mutes_and_counts(
+    phones: tuple[ConferenceService, MediaRecorder],
+) -> None:
+    service, media = phones
+    conf = await conference(service)
+    assert await service.admit_phone(
+        conf["id"], "guest", "participant", name="Guest", phone="+38640333444",
+    )
+    assert await service.admit_phone(
+        conf["id"], "org", "organizer", name="+386 40 111 222", phone="+38640111222",
+        access_number="+442079460001", access_mode="geographic",
+    )
+    assert m.MoveLeg("org", conf["id"]) in media.commands
+    assert media.prompts_to("guest")[0] == ("welcome", "beep", "waiting")
+    assert media.prompts_to("org")[0] == ("welcome", "beep")
+    assert m.SetMixing(conf["id"], True) in media.commands
+
+    live = service._live[conf["id"]].conference
+    org = live.participants["org"]
+    assert (org.mode, org.access_number, org.access_mode, org.phone) == (
+        Mode.DIAL_IN, "+442079460001", "geographic", "+38640111222",
+    )
+
+    await service.keypad("guest", "mute")
+    assert live.participants["guest"].muted
+    assert m.SetMuted("guest", True) in media.commands
+    assert media.prompts_to("guest")[-1] == ("muted",)
+    await service.keypad("guest", "mute")
+    assert not live.participants["guest"].muted
+    assert media.prompts_to("guest")[-1] == ("unmuted",)
+
+    # Organiser commands: not for guests.
+    await service.keypad("guest", "lock")
+    assert not live.locked
+    await service.keypad("org", "mute_all")
+    assert live.participants["guest"].muted and not org.muted
+    assert media.prompts_to("org")[-1] == ("all_muted",)
+    await service.keypad("org", "mute_all")
+    assert not live.participants["guest"].muted
+    await service.keypad("org", "count")
+    assert media.prompts_to("org")[-1] == ("participants_count", "number:2")
+    await service.keypad("org", "lock")
+    assert live.locked and media.prompts_to("org")[-1] == ("locked",)
+    locked = await service.check_pin(conf["pin"], ["tel:+38640555666", "ip:10.0.0.5"])
+    assert locked.verdict == "locked"
+    organizer_still = await service.check_pin(conf["moderator_pin"], ["ip:10.0.0.5"])
+    assert organizer_still.verdict == "ok"
+
+    # The organiser hangs up: the conference ends for everyone.
+    await service.phone_left("org", "hangup")
+    assert live.state.value == "ended"
+    assert any(isinstance(c, m.CloseConference) for c in media.commands)

@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 # Debian packages the test suite drives for real (browser, prompts, SIP peers).
-TEST_DEBS := chromium espeak-ng sox libsox-fmt-all
+TEST_DEBS := chromium espeak-ng sox libsox-fmt-all sip-tester baresip kamailio
 
 .PHONY: run test lint bench prompts system-deps clean
 

@@ -8,10 +8,15 @@ from pathlib import Path
 
 from aiohttp import web
 
+from gateway.media import RtpPortPool
+from gateway.transport import SipTransports
+from gateway.ua import SipGateway
+
 from .api.errors import json_errors
 from .api.routes import SERVICE, routes
 from .config import Settings
 from .media.engine import MediaEngine
+from .media.messages import MediaEvent
 from .media.prompts import PromptLibrary
 from .realtime import LiveBroadcaster, LiveNamespace, create_sio
 from .service import ConferenceService
@@ -28,6 +33,7 @@ VENDOR_FILES = {
 OPENAPI_FILE = Path(__file__).resolve().parent / "api" / "openapi.json"
 
 SETTINGS = web.AppKey("settings", Settings)
+GATEWAY = web.AppKey("gateway", SipGateway)
 ENGINE = web.AppKey("engine", MediaEngine)
 
 
@@ -96,22 +102,48 @@ def create_app(settings: Settings) -> web.Application:
                     credential=settings.turn_password,
                 )
             )
+        rtp_host = settings.rtp_host or settings.sip_host
+        rtp_ports = RtpPortPool(rtp_host, settings.rtp_port_min, settings.rtp_port_max)
         engine = MediaEngine(
             PromptLibrary.load(),
             max_speakers=settings.mix_max_speakers,
             webrtc_port_factory=lambda on_state: WebRtcPort(ice, on_state),
+            rtp_port_factory=rtp_ports,
         )
+        engine.tick_hooks.append(rtp_ports.tick)
         service = ConferenceService(settings, store, engine.request)
-        engine.on_event = service.on_media_event
+        gateway = SipGateway(
+            service,
+            engine.request,
+            contact_host=settings.sip_host,
+            contact_port=settings.sip_port,
+            rtp_host=rtp_host,
+            numbers=service.access_numbers,
+            language=settings.default_language,
+        )
+
+        def media_event(event: MediaEvent) -> None:
+            service.on_media_event(event)
+            gateway.on_media_event(event)
+
+        engine.on_event = media_event
         service.subscribe(broadcaster)
         sio.register_namespace(LiveNamespace(service))
         app[SERVICE] = service
         app[ENGINE] = engine
+        app[GATEWAY] = gateway
         await service.recover()
+        sip = SipTransports(gateway, settings.sip_host, settings.sip_port)
+        await sip.start()
+        await gateway.start()
         engine.start()
         broadcaster.start()
-        logger.info("Telekonf ready on %s", settings.base_url)
+        logger.info(
+            "Telekonf ready on %s, SIP on %s:%d", settings.base_url, settings.sip_host, sip.port
+        )
         yield
+        await gateway.stop()
+        await sip.stop()
         await broadcaster.stop()
         await engine.stop()
         await service.close()

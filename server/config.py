@@ -25,6 +25,10 @@ class Settings:
     smtp_url: str = ""
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060
+    # Address put in SDP for phones' RTP (default: the SIP address) and the port range.
+    rtp_host: str = ""
+    rtp_port_min: int = 20000
+    rtp_port_max: int = 29999
     # Dial-in numbers as +E164:mode (premium, geographic, tollfree).
     access_numbers: tuple[str, ...] = DEVELOPMENT_NUMBERS
     # Local addresses offered as ICE host candidates; empty means every interface.
@@ -64,7 +68,10 @@ _OPTIONS: tuple[tuple[str, type, str], ...] = (
     ("public_url", str, "base URL of links handed to users (default: http://HOST:PORT)"),
     ("smtp_url", str, "outgoing mail server, smtp://[user:pass@]host:port"),
     ("sip_host", str, "address of the SIP gateway"),
-    ("sip_port", int, "port of the SIP gateway"),
+    ("sip_port", int, "port of the SIP gateway (UDP and TCP; 0: any free port)"),
+    ("rtp_host", str, "address of phone media (RTP) in SDP (default: the SIP host)"),
+    ("rtp_port_min", int, "lowest RTP port for phone legs"),
+    ("rtp_port_max", int, "highest RTP port for phone legs"),
     ("access_numbers", tuple, "comma-separated dial-in numbers as +E164:MODE (premium, "
      "geographic or tollfree)"),
     ("ice_addresses", tuple, "comma-separated local addresses offered as ICE host candidates"),

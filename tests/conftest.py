@@ -58,7 +58,7 @@ class InProcess:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(data_dir=tmp_path / "data", ice_addresses=("127.0.0.1",))
+    return Settings(data_dir=tmp_path / "data", ice_addresses=("127.0.0.1",), sip_port=0)
 
 
 @pytest.fixture
@@ -82,7 +82,7 @@ def start_server(data_dir: Path, port: int | None = None) -> LiveServer:
     env = dict(os.environ, TELEKONF_ICE_ADDRESSES="127.0.0.1", TELEKONF_LOG_LEVEL="INFO")
     log = open(data_dir.parent / f"server-{port}.log", "ab")
     process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--http-port", str(port),
+        [sys.executable, "-m", "server.cli", "serve", "--http-port", str(port), "--sip-port", "0",
          "--data-dir", str(data_dir), "--public-url", url],
         cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
     )

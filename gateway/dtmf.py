@@ -1,4 +1,4 @@
-"""DTMF from phones, whichever way it arrives, and PIN collection.
+"""DTMF from phones, whichever way it arrives.
 
 Pure logic, no I/O and no clock (time is passed in):
 
@@ -8,8 +8,10 @@ Pure logic, no I/O and no clock (time is passed in):
 - SIP INFO bodies (``application/dtmf-relay`` and ``application/dtmf``):
   :func:`parse_dtmf_info`;
 - in-band tones as the fallback: :class:`InbandDtmfDetector`, a Goertzel-style
-  detector vectorised over all legs at once;
-- :class:`DtmfCollector`, which assembles digits from any of these into a PIN.
+  detector vectorised over all legs at once.
+
+Assembling digits into a PIN (barge-in, tries, keypad commands) is the IVR's
+job: ``gateway.ivr``.
 """
 
 from __future__ import annotations
@@ -25,13 +27,8 @@ import numpy.typing as npt
 
 __all__ = [
     "DIGITS",
-    "Cleared",
-    "CollectorEvent",
-    "DtmfCollector",
-    "Entered",
     "InbandDtmfDetector",
     "Rfc4733Receiver",
-    "TimedOut",
     "build_event",
     "parse_dtmf_info",
     "parse_event",
@@ -265,7 +262,6 @@ class InbandDtmfDetector:
         omega = 2 * np.pi * _FREQS[np.newaxis, :] / _RATE
         both = np.concatenate([np.cos(omega * n), -np.sin(omega * n)], axis=1)
         self._basis = np.concatenate([both[:_HALF], both[_HALF:]], axis=1).astype(np.float32)
-        self._state: dict[str, np.ndarray] = {}
         self._fresh_rows = {
             "pending": lambda k: np.zeros((k, 0), dtype=np.float32),
             "earlier": lambda k: np.zeros((k, 2 * _FREQS.size), dtype=np.float32),
@@ -276,7 +272,9 @@ class InbandDtmfDetector:
             "held": lambda k: np.full(k, -1, dtype=np.int8),
             "absent": lambda k: np.zeros(k, dtype=np.int32),
         }
-        self._state = {name: fresh(legs) for name, fresh in self._fresh_rows.items()}
+        self._state: dict[str, np.ndarray] = {
+            name: fresh(legs) for name, fresh in self._fresh_rows.items()
+        }
 
     @property
     def legs(self) -> int:
@@ -378,9 +376,12 @@ class InbandDtmfDetector:
     def _step(self, keys: npt.NDArray[np.int8]) -> npt.NDArray[np.bool_]:
         """Advance every leg's key state machine by one window; True where a key is new."""
         state = self._state
-        state["run"] = np.where(keys == state["candidate"], state["run"] + 1, 1)
+        # (Counts stop at what the decisions need, so they never overflow.)
+        state["run"] = np.where(
+            keys == state["candidate"], np.minimum(state["run"] + 1, self.MIN_ON), 1
+        )
         state["candidate"] = keys
-        absent = np.where(keys == state["held"], 0, state["absent"] + 1)
+        absent = np.where(keys == state["held"], 0, np.minimum(state["absent"] + 1, self.MIN_OFF))
         held = np.where(absent >= self.MIN_OFF, -1, state["held"])
         new = (keys >= 0) & (state["run"] >= self.MIN_ON) & (keys != held)
         state["held"] = np.where(new, keys, held).astype(np.int8)
@@ -408,118 +409,3 @@ def _project(blocks: npt.NDArray[np.float32], basis: npt.NDArray[np.float32]) ->
     if whole < count:
         np.matmul(blocks[whole:], basis, out=out[whole:])
     return out
-
-
-# --- PIN collection -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Entered:
-    """A complete entry: terminated by '#', full length, or the caller paused."""
-
-    pin: str
-
-
-@dataclass(frozen=True, slots=True)
-class TimedOut:
-    """Nothing was typed within the first-digit timeout."""
-
-
-@dataclass(frozen=True, slots=True)
-class Cleared:
-    """'*' threw away the digits typed so far."""
-
-
-CollectorEvent = Entered | TimedOut | Cleared
-
-
-class DtmfCollector:
-    """Assembles keys (from any source) into a PIN; time is passed in, in seconds.
-
-    - ``terminator`` ('#') ends the entry: ``Entered(digits)`` (possibly empty:
-      a lone '#' is for the caller to judge, e.g. "no PIN");
-    - reaching ``max_length`` digits ends it at once;
-    - ``clear_key`` ('*') empties the entry: ``Cleared``, and the first-digit
-      timeout starts again;
-    - after a digit, ``inter_digit_timeout`` seconds of silence submit what was
-      typed: ``Entered(digits)`` (like an IVR's read: the PIN check decides);
-    - with nothing typed, ``first_digit_timeout`` seconds give ``TimedOut``.
-
-    After any Entered/TimedOut a fresh entry begins at once, so keys typed
-    ahead (e.g. during the "wrong PIN" prompt) are kept.
-
-    Barge-in: keys count while a prompt is playing; the caller should stop the
-    prompt on the first key.  The first-digit timeout should run from the end
-    of the prompt, so call :meth:`prompt_ended` then (it restarts the timer
-    only while nothing has been typed).  Call :meth:`poll` every tick.
-    """
-
-    def __init__(
-        self,
-        now: float,
-        *,
-        max_length: int = 10,
-        terminator: str = "#",
-        clear_key: str | None = "*",
-        first_digit_timeout: float = 10.0,
-        inter_digit_timeout: float = 5.0,
-    ) -> None:
-        if max_length < 1:
-            raise ValueError("max_length must be >= 1")
-        self.max_length = max_length
-        self.terminator = terminator
-        self.clear_key = clear_key
-        self.first_digit_timeout = first_digit_timeout
-        self.inter_digit_timeout = inter_digit_timeout
-        self._digits = ""
-        self._since = now  # start of the entry, or time of the last digit
-
-    @property
-    def digits(self) -> str:
-        """What has been typed of the current entry."""
-        return self._digits
-
-    @property
-    def deadline(self) -> float:
-        """When :meth:`poll` will next report a timeout."""
-        timeout = self.inter_digit_timeout if self._digits else self.first_digit_timeout
-        return self._since + timeout
-
-    def reset(self, now: float) -> None:
-        """Discard the entry and start a fresh one at ``now``."""
-        self._digits = ""
-        self._since = now
-
-    def prompt_ended(self, now: float) -> None:
-        """The prompt asking for the PIN finished: the first-digit timeout starts now."""
-        if not self._digits:
-            self._since = now
-
-    def press(self, key: str, now: float) -> CollectorEvent | None:
-        """One key (from RFC 4733, SIP INFO or in-band); an event when the entry changed state."""
-        if key == self.terminator:
-            return self._submit(now)
-        if key == self.clear_key:
-            self.reset(now)
-            return Cleared()
-        if len(key) != 1 or key not in DIGITS:
-            raise ValueError(f"not a DTMF key: {key!r}")
-        self._digits += key
-        self._since = now
-        if len(self._digits) >= self.max_length:
-            return self._submit(now)
-        return None
-
-    def poll(self, now: float) -> CollectorEvent | None:
-        """Timeouts: call every tick (before feeding that tick's keys)."""
-        if now < self.deadline:
-            return None
-        if self._digits:
-            return self._submit(now)
-        self.reset(now)
-        return TimedOut()
-
-    def _submit(self, now: float) -> Entered:
-        pin = self._digits
-        self.reset(now)
-        return Entered(pin)

@@ -1,4 +1,4 @@
-"""DTMF: RFC 4733 events, SIP INFO bodies, in-band tones, and PIN collection."""
+"""DTMF: RFC 4733 events, SIP INFO bodies, in-band tones."""
 
 from __future__ import annotations
 
@@ -12,13 +12,8 @@ from hypothesis import strategies as st
 
 from gateway.dtmf import (
     DIGITS,
-    Cleared,
-    CollectorEvent,
-    DtmfCollector,
-    Entered,
     InbandDtmfDetector,
     Rfc4733Receiver,
-    TimedOut,
     build_event,
     parse_dtmf_info,
     parse_event,
@@ -337,71 +332,3 @@ def test_one_dimensional_frames() -> None:
         k for i in range(0, signal.size - 160, 160) for k in detector.feed(signal[i : i + 160])[0]
     ]
     assert keys == ["8"]
-
-
-# --- PIN collection -------------------------------------------------------------------------
-
-
-def type_keys(
-    collector: DtmfCollector, keys: str, start: float, gap: float = 0.5
-) -> list[CollectorEvent]:
-    events: list[CollectorEvent] = []
-    for i, key in enumerate(keys):
-        now = start + i * gap
-        for event in (collector.poll(now), collector.press(key, now)):
-            if event is not None:
-                events.append(event)
-    return events
-
-
-def test_pin_with_terminator() -> None:
-    collector = DtmfCollector(0.0)
-    assert type_keys(collector, "1234#", 1.0) == [Entered("1234")]
-    assert collector.digits == ""
-
-
-def test_max_length_ends_the_entry() -> None:
-    collector = DtmfCollector(0.0, max_length=4)
-    assert type_keys(collector, "123456#", 1.0) == [Entered("1234"), Entered("56")]
-
-
-def test_star_clears() -> None:
-    collector = DtmfCollector(0.0)
-    assert type_keys(collector, "12*34#", 1.0) == [Cleared(), Entered("34")]
-
-
-def test_timeouts() -> None:
-    collector = DtmfCollector(0.0, first_digit_timeout=10.0, inter_digit_timeout=5.0)
-    assert collector.poll(9.9) is None
-    assert collector.poll(10.0) == TimedOut()
-    # A fresh entry began at the timeout; typing then pausing submits what was typed.
-    assert collector.press("4", 12.0) is None
-    assert collector.press("2", 13.0) is None
-    assert collector.deadline == 18.0
-    assert collector.poll(17.9) is None
-    assert collector.poll(18.0) == Entered("42")
-    assert collector.poll(27.9) is None
-    assert collector.poll(28.0) == TimedOut()
-
-
-def test_barge_in_and_prompt_end() -> None:
-    collector = DtmfCollector(0.0, first_digit_timeout=5.0)
-    # The prompt is 8 s long; without keys the timer restarts when it ends.
-    collector.prompt_ended(8.0)
-    assert collector.poll(12.0) is None
-    assert collector.poll(13.0) == TimedOut()
-    # Keys during the prompt (barge-in) count, and the prompt's end does not reset them.
-    collector.reset(20.0)
-    assert collector.press("7", 21.0) is None
-    collector.prompt_ended(28.0)
-    assert collector.digits == "7"
-    assert collector.press("#", 29.0) == Entered("7")
-
-
-def test_lone_terminator_and_bad_keys() -> None:
-    collector = DtmfCollector(0.0)
-    assert collector.press("#", 1.0) == Entered("")
-    with pytest.raises(ValueError):
-        collector.press("x", 1.0)
-    with pytest.raises(ValueError):
-        DtmfCollector(0.0, max_length=0)

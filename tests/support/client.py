@@ -154,3 +154,22 @@ async def wait_until(predicate: Any, within: float = 15.0, interval: float = 0.0
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {within} s: {predicate}")
         await asyncio.sleep(interval)
+
+
+async def past_greeting(p: Participant) -> int:
+    """Wait until ``p`` has heard its welcome and beep (1 kHz) and it is quiet again.
+
+    Returns the number of chunks heard so far: a mark from which to listen for
+    what comes next, so the greeting's own beep is not taken for something else.
+    """
+    from .audio import rms_db
+
+    await wait_until(
+        lambda: sum(c.size for c in p.heard) > 48000 * 2 and rms_db(p.last(0.4)) < -55,
+        within=15,
+    )
+    return len(p.heard)
+
+
+def heard_since(p: Participant, mark: int) -> np.ndarray:
+    return np.concatenate(p.heard[mark:]) if len(p.heard) > mark else np.zeros(0, np.int16)

@@ -179,7 +179,7 @@ class SipGateway:
 
     def _answer_malformed(self, data: bytes, error: SipParseError, peer: Peer) -> None:
         """400 where an answer is possible: a request with enough headers to address it."""
-        if not re.match(rb"^[A-Z]+ \S+ SIP/2\.0\r?\n", data) or data.startswith(b"ACK "):
+        if not re.match(rb"^[A-Z]+ \S+ SIP/\d+\.\d+\r?\n", data) or data.startswith(b"ACK "):
             return
         head = data.split(b"\r\n\r\n", 1)[0].decode("utf-8", "replace")
         wanted = {"via": "Via", "v": "Via", "from": "From", "f": "From", "to": "To", "t": "To",

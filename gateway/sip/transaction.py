@@ -18,11 +18,14 @@ zero: the transaction ends as soon as it would start waiting.
 from __future__ import annotations
 
 import enum
+import heapq
+import itertools
 import logging
 import secrets
 from collections import deque
 from collections.abc import Hashable
 from dataclasses import dataclass
+from typing import Any
 
 from .message import (
     MAGIC_COOKIE,
@@ -541,6 +544,14 @@ class TransactionLayer:
         self._servers: dict[ServerKey, ServerTransaction] = {}
         self._outgoing: list[Outgoing] = []
         self._events: deque[LayerEvent] = deque()
+        # Bookkeeping that keeps every operation O(log n) in the number of live
+        # transactions (a flood of requests must not cost quadratic time): the
+        # transactions touched since the last collection, each one's key, and a
+        # heap of timer deadlines (entries go stale when a deadline moves).
+        self._touched: dict[Transaction, None] = {}
+        self._keys: dict[Transaction, tuple[bool, Hashable]] = {}
+        self._timers: list[tuple[float, int, Transaction]] = []
+        self._timer_seq = itertools.count()
 
     def __len__(self) -> int:
         return len(self._clients) + len(self._servers)
@@ -567,6 +578,7 @@ class TransactionLayer:
             self._events.append(LayerEvent(None, ResponseReceived(response), peer))
         else:
             client.receive(response, now)
+            self._touch(client)
 
     def _receive_request(
         self, request: SipRequest, now: float, peer: Hashable, reliable: bool
@@ -576,6 +588,7 @@ class TransactionLayer:
         if server is not None:
             server.peer = peer if peer is not None else server.peer
             server.receive(request, now)
+            self._touch(server)
             return
         if request.method == "ACK":
             # An ACK for a 2xx (own branch) or for a transaction already gone: to the TU.
@@ -595,6 +608,8 @@ class TransactionLayer:
                 request, now, reliable=reliable, timers=self.timers, peer=peer
             )
         self._servers[key] = server
+        self._keys[server] = (False, key)
+        self._touch(server)
 
     # -- outgoing --
 
@@ -617,27 +632,35 @@ class TransactionLayer:
                 request, now, reliable=reliable, timers=self.timers, peer=peer
             )
         self._clients[key] = client
+        self._keys[client] = (True, key)
+        self._touch(client)
         self._collect()
         return client
 
     def send_response(self, response: SipResponse, now: float) -> ServerTransaction:
         """Send a response through the server transaction of the request it answers."""
-        via = response.top_via
         cseq = response.cseq
-        server = next(
-            (
-                tx
-                for tx in self._servers.values()
-                if tx.branch == via.branch
-                and tx.request.cseq == cseq
-                and tx.request.top_via.sent_by == via.sent_by
-                and tx.request.call_id == response.call_id
-            ),
-            None,
-        )
-        if server is None:
+        via = response.top_via
+        server: ServerTransaction | None = None
+        if via.branch and via.branch.startswith(MAGIC_COOKIE):
+            # A response carries its request's top Via: the same RFC 3261 key, in O(1).
+            key = ("3261", via.branch, (via.host.lower(), via.port), cseq.method)
+            server = self._servers.get(key)
+        else:  # RFC 2543 peers: their key needs the request, so look through them
+            server = next(
+                (
+                    tx
+                    for tx in self._servers.values()
+                    if tx.branch == via.branch
+                    and tx.request.top_via.sent_by == via.sent_by
+                    and tx.request.call_id == response.call_id
+                ),
+                None,
+            )
+        if server is None or server.request.cseq != cseq:
             raise TransactionError(f"no server transaction for {response.status} {cseq}")
         server.send_response(response, now)
+        self._touch(server)
         self._collect()
         return server
 
@@ -654,24 +677,29 @@ class TransactionLayer:
     # -- driving --
 
     def handle_timer(self, now: float) -> None:
-        for transaction in [*self._clients.values(), *self._servers.values()]:
-            deadline = transaction.next_timer()
-            if deadline is not None and deadline <= now:
-                transaction.handle_timer(now)
+        due: dict[Transaction, None] = {}
+        while self._timers and self._timers[0][0] <= now:
+            deadline, _, transaction = heapq.heappop(self._timers)
+            if transaction.next_timer() == deadline and transaction in self._keys:
+                due[transaction] = None
+        for transaction in due:
+            transaction.handle_timer(now)
+            self._touch(transaction)
         self._collect()
 
     def next_timer(self) -> float | None:
-        deadlines = [
-            deadline
-            for transaction in [*self._clients.values(), *self._servers.values()]
-            if (deadline := transaction.next_timer()) is not None
-        ]
-        return min(deadlines, default=None)
+        while self._timers:
+            deadline, _, transaction = self._timers[0]
+            if transaction.next_timer() == deadline and transaction in self._keys:
+                return deadline
+            heapq.heappop(self._timers)  # stale: moved or gone
+        return None
 
     def transport_error(
         self, transaction: ClientTransaction | ServerTransaction, now: float
     ) -> None:
         transaction.transport_error(now)
+        self._touch(transaction)
         self._collect()
 
     def pop_outgoing(self) -> list[Outgoing]:
@@ -683,15 +711,22 @@ class TransactionLayer:
         self._collect()
         return self._events.popleft() if self._events else None
 
-    def _collect(self) -> None:
-        """Move output and events of every transaction up here; forget the terminated ones.
+    def _touch(self, transaction: Transaction) -> None:
+        self._touched[transaction] = None
 
-        Linear in the number of live transactions, which for a conference bridge is small.
-        """
-        for client_key in [key for key, tx in self._clients.items() if self._drain(tx)]:
-            del self._clients[client_key]
-        for server_key in [key for key, tx in self._servers.items() if self._drain(tx)]:
-            del self._servers[server_key]
+    def _collect(self) -> None:
+        """Move up the output and events of the transactions touched since last time,
+        re-arm their timers, and forget the terminated ones."""
+        while self._touched:
+            touched, self._touched = self._touched, {}
+            for transaction in touched:
+                if self._drain(transaction):
+                    is_client, key = self._keys.pop(transaction, (False, None))
+                    table: dict[Any, Any] = self._clients if is_client else self._servers
+                    if table.get(key) is transaction:
+                        del table[key]
+                elif (deadline := transaction.next_timer()) is not None:
+                    heapq.heappush(self._timers, (deadline, next(self._timer_seq), transaction))
 
     def _drain(self, transaction: ClientTransaction | ServerTransaction) -> bool:
         """Take over a transaction's output and events; True when it has terminated."""

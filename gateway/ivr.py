@@ -69,11 +69,17 @@ class HangUp:
     farewell: tuple[str, ...] = ()
 
 
-Action = Play | StopPrompts | CheckPin | RunCommand | HangUp
+@dataclass(frozen=True, slots=True)
+class Accept:
+    """The called person pressed 1: put them into the conference."""
+
+
+Action = Play | StopPrompts | CheckPin | RunCommand | HangUp | Accept
 
 
 class Stage(enum.Enum):
     ANSWERED = "answered"
+    PRESS_ONE = "press_one"
     PIN = "pin"
     CHECKING = "checking"
     JOINED = "joined"
@@ -102,7 +108,26 @@ class CallFlow:
         self.stage = Stage.PIN
         return self._ask(now, ("enter_pin",))
 
+    def ask_to_press_one(self, now: float) -> list[Action]:
+        """A called phone answered: have a person press 1, so voicemail never joins."""
+        self.stage = Stage.PRESS_ONE
+        return self._ask(now, ("press_one",))
+
+    def joined(self, role: str) -> None:
+        """In the conference without a PIN (a call the bridge placed)."""
+        self.stage = Stage.JOINED
+        self.role = role
+        self._deadline = None
+
     def digit(self, digit: str, now: float) -> list[Action]:
+        if self.stage is Stage.PRESS_ONE:
+            if digit != "1":
+                return []
+            self.stage = Stage.CHECKING
+            self._deadline = None
+            actions: list[Action] = [StopPrompts()] if self._prompting else []
+            self._prompting = False
+            return [*actions, Accept()]
         if self.stage is Stage.PIN:
             return self._pin_digit(digit, now)
         if self.stage is Stage.JOINED:
@@ -113,6 +138,11 @@ class CallFlow:
         if self._deadline is None or now < self._deadline:
             return []
         self._deadline = None
+        if self.stage is Stage.PRESS_ONE:
+            self.attempts += 1
+            if self.attempts >= 2:
+                return self._leave(())  # nobody pressed 1: voicemail, or nobody there
+            return self._ask(now, ("press_one",))
         if self.stage is Stage.PIN:
             if self._digits:
                 # The caller stopped typing without '#': try what they typed.
@@ -126,9 +156,7 @@ class CallFlow:
         if self.stage is not Stage.CHECKING:
             return []
         if verdict is Verdict.OK:
-            self.stage = Stage.JOINED
-            self.role = role
-            self._deadline = None
+            self.joined(role or "participant")
             return []
         if verdict is Verdict.THROTTLED:
             return self._leave(("too_many_attempts",))

@@ -192,8 +192,8 @@ class PhonePort:
         return G711Encoder(self.law)
 
     def write(self, frame: EncodedFrame) -> None:
-        if self._transport is None or self.on_hold:
-            return
+        if self._transport is None or self.on_hold or not self._remote[1]:
+            return  # no address yet (a dial-out still ringing) or on hold
         marker = 0x80 if self.stats.sent == 0 else 0
         timestamp = (self._ts_base + frame.pts // (48000 // PHONE_RATE)) & 0xFFFFFFFF
         header = _HEADER.pack(0x80, marker | self._payload_type, self._seq, timestamp, self._ssrc)
@@ -206,6 +206,16 @@ class PhonePort:
             self._remote = (command.remote_host, command.remote_port)
         self.on_hold = command.on_hold
         self._last_heard = time.monotonic()
+        if command.codec is not None:
+            law = LAWS.get(command.codec.upper())
+            if law is None:
+                raise ValueError(f"unsupported phone codec {command.codec}")
+            self.law = law
+            self.codec = law.name
+        if command.payload_type is not None:
+            self._payload_type = command.payload_type
+        if command.dtmf_payload_type is not None:
+            self._dtmf_type = command.dtmf_payload_type
 
     def check_alive(self, now: float) -> None:
         if not self.on_hold and now - self._last_heard > RTP_TIMEOUT and self.connected:
@@ -271,6 +281,7 @@ class RtpPortPool:
     def update(self, port: object, command: m.UpdateRtpLeg) -> None:
         assert isinstance(port, PhonePort)
         port.update(command)
+        self._law_of_slot[port.slot] = 1 if port.law is PCMA else 0
 
     def release(self, port: PhonePort) -> None:
         if self._ports.pop(port.slot, None) is not None:

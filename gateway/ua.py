@@ -23,30 +23,46 @@ from typing import Any
 import phonenumbers
 
 from server.access import AccessNumber, find_access_number
+from server.conference import Mode
 from server.media import messages as m
 from server.service import ConferenceService
 
 from . import ivr
 from .dtmf import parse_dtmf_info
-from .sip.dialog import Dialog, DialogError, new_tag
+from .sip.auth import DigestClient, DigestCredentials, DigestError
+from .sip.dialog import Dialog, DialogError, new_call_id, new_tag
 from .sip.message import (
     Headers,
     SipParseError,
     SipRequest,
     SipResponse,
+    SipUri,
     Via,
+    make_cancel,
     make_response,
     parse_message,
     stamp_received,
 )
-from .sip.sdp import Negotiated, SdpError, SessionDescription, negotiate, parse_sdp, revise
+from .sip.sdp import (
+    Negotiated,
+    SdpError,
+    SessionDescription,
+    accept_answer,
+    make_offer,
+    negotiate,
+    parse_sdp,
+    revise,
+)
 from .sip.transaction import (
     DEFAULT_TIMERS,
     InviteServerTransaction,
     LayerEvent,
     RequestReceived,
+    ResponseReceived,
     ServerTransaction,
+    TimedOut,
     TransactionLayer,
+    new_branch,
 )
 
 logger = logging.getLogger(__name__)
@@ -59,6 +75,12 @@ Sender = Callable[[bytes, Peer], None]
 LOBBY = "lobby"
 ALLOW = "INVITE, ACK, BYE, CANCEL, OPTIONS, INFO"
 USER_AGENT = "Telekonf"
+#: why a call we placed did not connect, by final response
+FAILURES = {
+    486: "busy", 600: "busy", 603: "rejected", 403: "rejected",
+    404: "unreachable", 410: "unreachable", 484: "unreachable", 604: "unreachable",
+    408: "no-answer", 480: "no-answer", 487: "no-answer",
+}
 KEYPAD_COMMANDS = {
     ivr.Command.TOGGLE_MUTE: "mute",
     ivr.Command.HELP: "help",
@@ -75,7 +97,7 @@ class Call:
     leg_id: str
     invite: SipRequest
     peer: Peer
-    access: AccessNumber
+    access: AccessNumber | None  # dial-in: the number dialled; None for calls we place
     caller: str | None  # E.164 when the From user is a valid number
     caller_name: str
     local_tag: str = field(default_factory=new_tag)
@@ -90,6 +112,20 @@ class Call:
     ended: bool = False
     conference_id: str | None = None
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    # Calls we place (dial-out):
+    outbound: bool = False
+    #: the conference a call we place joins once answered
+    pending_conference: str | None = None
+    role: str = "participant"
+    press_one: bool = False
+    offer: SessionDescription | None = None
+    client_tx: object | None = None
+    digest: DigestClient | None = None
+    auth_tries: int = 0
+    ring_deadline: float = 0.0
+    ringing: bool = False
+    cancelled: bool = False
+    ack: SipRequest | None = None
 
     @property
     def call_id(self) -> str:
@@ -128,6 +164,20 @@ class SipGateway:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._ticker: asyncio.Task[None] | None = None
         self.stats: dict[str, int] = {"malformed": 0, "rejected_busy": 0, "answered": 0}
+        self.trunk: SipUri | None = None
+        self.credentials: DigestCredentials | None = None
+        self.caller_id = ""
+        self.ring_timeout = 45.0
+
+    def configure_trunk(
+        self, trunk: str, *, username: str = "", password: str = "", caller_id: str = "",
+        ring_timeout: float = 45.0,
+    ) -> None:
+        """Where calls we place go: the carrier's outbound proxy."""
+        self.trunk = SipUri.parse(trunk) if trunk else None
+        self.credentials = DigestCredentials(username, password) if username else None
+        self.caller_id = caller_id
+        self.ring_timeout = ring_timeout
 
     # -- lifecycle -------------------------------------------------------------
 
@@ -226,7 +276,15 @@ class SipGateway:
                 self._on_ack(request)
             elif isinstance(item.transaction, ServerTransaction) and peer is not None:
                 self._on_request(item.transaction, request, peer)  # type: ignore[arg-type]
-        # Responses (to our BYEs) need nothing more than the transaction's handling.
+        elif isinstance(event, ResponseReceived):
+            call = self.calls.get(event.response.call_id)
+            if call is not None and call.outbound and event.response.cseq.method == "INVITE":
+                self._on_dial_response(call, event.response)
+        elif isinstance(event, TimedOut):
+            for call in list(self.calls.values()):
+                if call.outbound and call.client_tx is item.transaction and call.dialog is None:
+                    self._spawn(self._dial_failed(call, "unreachable"))
+        # Responses to our BYEs need nothing more than the transaction's handling.
 
     def _on_request(self, tx: ServerTransaction, request: SipRequest, peer: Peer) -> None:
         method = request.method
@@ -411,7 +469,12 @@ class SipGateway:
                 case ivr.RunCommand(command):
                     await self.service.keypad(call.leg_id, KEYPAD_COMMANDS[command])
                 case ivr.HangUp(farewell):
-                    await self.media(m.CloseLeg(call.leg_id, farewell=farewell))
+                    if call.outbound and call.conference_id is None:
+                        await self._dial_failed(call, "no-answer", bye=True)
+                    else:
+                        await self.media(m.CloseLeg(call.leg_id, farewell=farewell))
+                case ivr.Accept():
+                    await self._accept(call)
 
     async def _check_pin(self, call: Call, pin: str) -> None:
         clients = [f"ip:{call.peer[1]}"]
@@ -423,7 +486,8 @@ class SipGateway:
             joined = await self.service.admit_phone(
                 check.conference_id, call.leg_id, check.role,
                 name=call.caller_name, phone=call.caller,
-                access_number=call.access.e164, access_mode=call.access.mode.value,
+                access_number=call.access.e164 if call.access else None,
+                access_mode=call.access.mode.value if call.access else None,
             )
             if joined:
                 call.conference_id = check.conference_id
@@ -436,6 +500,178 @@ class SipGateway:
         )
         await self._run_actions(call, call.flow.verdict(verdict, now))
 
+    # -- dial-out ----------------------------------------------------------------------------
+
+    async def dial(
+        self,
+        conference_id: str,
+        leg_id: str,
+        number: str,
+        *,
+        name: str,
+        role: str = "participant",
+        press_one: bool = False,
+    ) -> None:
+        """Call ``number`` (E.164, already through the toll-fraud fence) into a conference.
+
+        Progress goes to the service: ``dial_progress(leg_id, "ringing" | failure)``,
+        then ``admit_phone`` once answered (and 1 pressed, with ``press_one``).
+        """
+        if self.trunk is None:
+            raise RuntimeError("no SIP trunk is configured for dial-out")
+        trunk = self.trunk
+        peer: Peer = ("udp", trunk.host.strip("[]"), trunk.port or 5060)
+        call_id = new_call_id(self.contact_host)
+        uri = SipUri("sip", user=number, host=trunk.host, port=trunk.port,
+                     params={"user": "phone"})
+        headers = Headers()
+        headers.add("Via", self._via(peer))
+        headers.add("Max-Forwards", "70")
+        caller = self.caller_id or "telekonf"
+        headers.add("From", f"<sip:{caller}@{self.contact_host}>;tag={new_tag()}")
+        headers.add("To", f"<sip:{number}@{trunk.host}>")
+        headers.add("Call-ID", call_id)
+        headers.add("CSeq", "1 INVITE")
+        headers.add("Contact", self._contact_headers(peer)["Contact"])
+        headers.add("Allow", ALLOW)
+        headers.add("User-Agent", USER_AGENT)
+        invite = SipRequest("INVITE", uri, headers)
+        call = Call(leg_id, invite, peer, None, number, name, outbound=True, role=role,
+                    press_one=press_one, pending_conference=conference_id)
+        call.local_tag = invite.from_.tag or new_tag()
+        call.digest = DigestClient(self.credentials) if self.credentials else None
+        self.calls[call_id] = call
+        self._by_leg[leg_id] = call
+        reply = await self.media(
+            # No address to send to until the answer: port 0 keeps the leg quiet.
+            m.AddRtpLeg(LOBBY, leg_id, "0.0.0.0", 0, "PCMU", 0, 101)
+        )
+        if not isinstance(reply, m.RtpLegReady):
+            self._forget(call)
+            await self.service.dial_progress(leg_id, "failed")
+            return
+        call.offer = make_offer(
+            reply.local_host, reply.local_port, ("PCMU", "PCMA", "telephone-event"),
+            session_id=secrets.randbelow(2**31), session_version=1,
+        )
+        invite.headers.add("Content-Type", "application/sdp")
+        invite.body = str(call.offer).encode()
+        call.ring_deadline = self.monotonic() + self.ring_timeout
+        self._send_invite(call)
+
+    def _via(self, peer: Peer) -> str:
+        transport = "TCP" if peer[0] == "tcp" else "UDP"
+        host, port = self.contact_host, self.contact_port
+        return f"SIP/2.0/{transport} {host}:{port};branch={new_branch()};rport"
+
+    def _send_invite(self, call: Call) -> None:
+        try:
+            call.client_tx = self.layer.send_request(call.invite, self.monotonic(), peer=call.peer)
+        except Exception:
+            logger.exception("INVITE for %s could not be sent", call.leg_id)
+            self._spawn(self._dial_failed(call, "failed"))
+        self._flush()
+
+    def _on_dial_response(self, call: Call, response: SipResponse) -> None:
+        status = response.status
+        if call.ended:
+            return
+        if 100 < status < 200 and not call.ringing and call.dialog is None:
+            call.ringing = True
+            self._spawn(self.service.dial_progress(call.leg_id, "ringing"))
+        elif 200 <= status < 300:
+            if call.dialog is not None:
+                if call.ack is not None:  # our ACK was lost: the 2xx came again
+                    self.layer.send_stateless(call.ack, call.peer)
+                    self._flush()
+                return
+            self._spawn(self._dial_answered(call, response))
+        elif status in (401, 407) and call.digest is not None and call.auth_tries < 2:
+            call.auth_tries += 1
+            header = "WWW-Authenticate" if status == 401 else "Proxy-Authenticate"
+            try:
+                call.digest.challenge(*response.headers.get_all(header))
+                value = call.digest.authorization("INVITE", str(call.invite.uri))
+            except DigestError as exc:
+                logger.info("cannot answer the trunk's challenge: %s", exc)
+                self._spawn(self._dial_failed(call, "failed"))
+                return
+            invite = call.invite
+            headers = Headers([(n, v) for n, v in invite.headers
+                               if n not in ("Via", "CSeq", "Authorization",
+                                            "Proxy-Authorization")])
+            headers.add("Via", self._via(call.peer), first=True)
+            headers.add("CSeq", f"{invite.cseq.number + 1} INVITE")
+            headers.add("Authorization" if status == 401 else "Proxy-Authorization", value)
+            call.invite = SipRequest("INVITE", invite.uri, headers, invite.body)
+            self._send_invite(call)
+        elif status >= 300:
+            reason = FAILURES.get(status, "failed")
+            if call.cancelled:
+                reason = "no-answer"
+            self._spawn(self._dial_failed(call, reason))
+
+    async def _dial_answered(self, call: Call, response: SipResponse) -> None:
+        call.dialog = Dialog.uac(call.invite, response)
+        ack = call.dialog.create_ack(via=Via.parse(self._via(call.peer)))
+        call.ack = ack
+        call.acked = True
+        self.layer.send_stateless(ack, call.peer)
+        self._flush()
+        async with call.lock:
+            try:
+                assert call.offer is not None
+                answer = parse_sdp(response.body.decode("utf-8", "replace"))
+                facts = accept_answer(call.offer, answer)
+            except (SdpError, ValueError) as exc:
+                logger.info("unusable answer from %s: %s", call.invite.uri, exc)
+                await self._dial_failed(call, "failed", bye=True)
+                return
+            await self.media(
+                m.UpdateRtpLeg(
+                    call.leg_id, facts.remote_address, facts.remote_port, facts.on_hold,
+                    codec=facts.codec, payload_type=facts.payload_type,
+                    dtmf_payload_type=facts.telephone_event,
+                )
+            )
+            if call.press_one:
+                await self._run_actions(call, call.flow.ask_to_press_one(self.monotonic()))
+            else:
+                await self._accept(call)
+
+    async def _accept(self, call: Call) -> None:
+        conference_id = call.pending_conference
+        joined = conference_id is not None and await self.service.admit_phone(
+            conference_id, call.leg_id, call.role, name=call.caller_name, phone=call.caller,
+            mode=Mode.DIAL_OUT,
+        )
+        if not joined:
+            await self._dial_failed(call, "failed", bye=True)
+            return
+        call.conference_id = conference_id
+        call.flow.joined(call.role)
+
+    async def _dial_failed(self, call: Call, reason: str, *, bye: bool = False) -> None:
+        if call.ended:
+            return
+        call.ended = True
+        if bye and call.dialog is not None:
+            self._send_bye(call)
+        self._forget(call)
+        await self.media(m.CloseLeg(call.leg_id))
+        await self.service.dial_progress(call.leg_id, reason)
+
+    def _cancel(self, call: Call) -> None:
+        """Stop a call that is still ringing (ring timeout, or the conference ended)."""
+        if call.cancelled or call.dialog is not None:
+            return
+        call.cancelled = True
+        try:
+            self.layer.send_request(make_cancel(call.invite), self.monotonic(), peer=call.peer)
+        except Exception:
+            logger.exception("CANCEL for %s could not be sent", call.leg_id)
+        self._flush()
+
     # -- media events ------------------------------------------------------------------------
 
     def on_media_event(self, event: m.MediaEvent) -> None:
@@ -444,6 +680,8 @@ class SipGateway:
             return
         if isinstance(event, m.LegDigit):
             self._spawn(self._digit(call, event.digit))
+        elif isinstance(event, m.LegClosed) and call.outbound and call.dialog is None:
+            self._cancel(call)  # still ringing: the conference no longer wants it
         elif isinstance(event, m.LegClosed) and not call.ended:
             # The bridge closed the leg (farewell heard, removed, conference over, or
             # RTP dead): end the call.
@@ -560,6 +798,8 @@ class SipGateway:
                     self.layer.send_stateless(call.ok, call.peer)
                     call.ok_interval = min(call.ok_interval * 2, DEFAULT_TIMERS.t2)
                     call.ok_next = now + call.ok_interval
+            if call.outbound and call.dialog is None and now >= call.ring_deadline:
+                self._cancel(call)
             deadline = call.flow.next_timer()
             if deadline is not None and now >= deadline and not call.ended:
                 self._spawn(self._flow_timer(call, now))

@@ -122,6 +122,16 @@ def create_app(settings: Settings) -> web.Application:
             language=settings.default_language,
         )
 
+        if settings.sip_trunk:
+            gateway.configure_trunk(
+                settings.sip_trunk,
+                username=settings.sip_trunk_username,
+                password=settings.sip_trunk_password,
+                caller_id=settings.caller_id,
+                ring_timeout=settings.ring_timeout,
+            )
+            service.dialer = gateway
+
         def media_event(event: MediaEvent) -> None:
             service.on_media_event(event)
             gateway.on_media_event(event)

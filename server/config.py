@@ -29,6 +29,17 @@ class Settings:
     rtp_host: str = ""
     rtp_port_min: int = 20000
     rtp_port_max: int = 29999
+    # Dial-out through the carrier's trunk (an outbound proxy), with digest credentials.
+    sip_trunk: str = ""
+    sip_trunk_username: str = ""
+    sip_trunk_password: str = ""
+    caller_id: str = ""
+    dial_out_countries: tuple[str, ...] = ("GB", "SI", "DE", "AT")
+    dial_out_max_per_conference: int = 20
+    dial_out_max_total: int = 100
+    ring_timeout: float = 45.0
+    # Ask a called person to press 1 before joining, so voicemail never joins.
+    dial_out_press_one: bool = False
     # Dial-in numbers as +E164:mode (premium, geographic, tollfree).
     access_numbers: tuple[str, ...] = DEVELOPMENT_NUMBERS
     # Local addresses offered as ICE host candidates; empty means every interface.
@@ -69,6 +80,15 @@ _OPTIONS: tuple[tuple[str, type, str], ...] = (
     ("smtp_url", str, "outgoing mail server, smtp://[user:pass@]host:port"),
     ("sip_host", str, "address of the SIP gateway"),
     ("sip_port", int, "port of the SIP gateway (UDP and TCP; 0: any free port)"),
+    ("sip_trunk", str, "outbound proxy for dial-out, e.g. sip:127.0.0.1:5070 (empty: no dial-out)"),
+    ("sip_trunk_username", str, "digest username at the trunk"),
+    ("sip_trunk_password", str, "digest password at the trunk"),
+    ("caller_id", str, "caller ID (E.164) presented on dial-out"),
+    ("dial_out_countries", tuple, "ISO country codes dial-out may call"),
+    ("dial_out_max_per_conference", int, "most simultaneous dial-out calls per conference"),
+    ("dial_out_max_total", int, "most simultaneous dial-out calls in all"),
+    ("ring_timeout", float, "seconds a dialled phone may ring before we give up"),
+    ("dial_out_press_one", bool, "ask called people to press 1 before they join (1/0)"),
     ("rtp_host", str, "address of phone media (RTP) in SDP (default: the SIP host)"),
     ("rtp_port_min", int, "lowest RTP port for phone legs"),
     ("rtp_port_max", int, "highest RTP port for phone legs"),
@@ -92,9 +112,20 @@ def env_name(name: str) -> str:
     return "TELEKONF_" + name.upper()
 
 
+def _boolean(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"not a yes/no value: {raw!r}")
+
+
 def _convert(kind: type, raw: str) -> object:
     if kind is tuple:
         return _split(raw)
+    if kind is bool:
+        return _boolean(raw)
     return kind(raw)
 
 
@@ -106,7 +137,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         parser.add_argument(
             "--" + name.replace("_", "-"),
             dest=name,
-            type=_split if kind is tuple else kind,
+            type=_split if kind is tuple else _boolean if kind is bool else kind,
             default=None,
             help=f"{help_text} [env {env_name(name)}; default {shown!s}]",
         )

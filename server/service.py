@@ -13,11 +13,12 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from . import conference as d
 from .access import parse_access_numbers
 from .config import Settings
+from .dialout import DialOutRefused, check_destination
 from .media import messages as m
 from .pins import (
     MODERATOR_PIN_DIGITS,
@@ -69,6 +70,13 @@ class PinCheck:
     language: str | None = None
 
 
+class Dialer(Protocol):
+    async def dial(
+        self, conference_id: str, leg_id: str, number: str, *, name: str, role: str,
+        press_one: bool,
+    ) -> None: ...
+
+
 @dataclass(slots=True)
 class _Live:
     conference: d.Conference
@@ -76,6 +84,8 @@ class _Live:
     moderator_pin: str
     lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     pending: dict[str, tuple[str, d.Role]] = field(default_factory=dict)
+    #: "start with dial-out": once the organiser answers, call everyone with a phone
+    call_everyone: bool = False
 
 
 def utcnow() -> datetime:
@@ -101,6 +111,10 @@ class ConferenceService:
         self.access_numbers = parse_access_numbers(settings.access_numbers)
         self._live: dict[str, _Live] = {}
         self._conference_of_leg: dict[str, str] = {}
+        #: calls being placed: leg (participant) id -> conference id
+        self._dialling: dict[str, str] = {}
+        #: places calls (the SIP gateway); None when no trunk is configured
+        self.dialer: Dialer | None = None
         self._listeners: list[Callable[[Notice], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -396,6 +410,21 @@ class ConferenceService:
                 live, leg_id, name, d.Role(role), mode,
                 phone=phone, access_number=access_number, access_mode=access_mode,
             )
+            self._dialling.pop(leg_id, None)
+            if live.call_everyone and role == d.Role.ORGANIZER.value:
+                live.call_everyone = False
+                for p in list(conf.participants.values()):
+                    if p.phone and p.joined_at is None and p.id not in self._dialling:
+                        try:
+                            number = self._fence(live, p.phone)
+                        except ServiceError as exc:
+                            p.failure = "refused"
+                            logger.info("not calling %s: %s", p.phone, exc.message)
+                            await self._persist(live, [d.ParticipantChanged(p.id)])
+                            continue
+                        p.phone = number
+                        p.mode = d.Mode.DIAL_OUT
+                        self._spawn(self._dial(live, p))
             return True
 
     async def phone_left(self, leg_id: str, reason: str) -> None:
@@ -441,6 +470,123 @@ class ConferenceService:
                 say = ("participants_count", f"number:{len(conf.present)}")
             if say:
                 await self._media(m.PlayPrompts(conf.id, say, leg_ids=(leg_id,)))
+
+    # -- dial-out ------------------------------------------------------------------------
+
+    async def dial_out(
+        self, principal: Principal, conference_id: str, name: str, phone: str
+    ) -> dict[str, Any]:
+        """Call someone into the conference (the organiser's "Add participant")."""
+        self.require_organizer(principal, conference_id)
+        live = await self._load(conference_id)
+        async with live.lock:
+            conf = live.conference
+            if conf.state is d.ConferenceState.ENDED:
+                raise ServiceError(409, "conference_ended", "the conference has ended")
+            number = self._fence(live, phone)
+            participant = d.Participant(new_id(), name, mode=d.Mode.DIAL_OUT, phone=number)
+            await self._persist(live, conf.invite(participant))
+            self._spawn(self._dial(live, participant))
+            return participant_view(participant, conf)
+
+    async def call_again(self, principal: Principal, conference_id: str, pid: str) -> None:
+        self.require_organizer(principal, conference_id)
+        live = await self._load(conference_id)
+        async with live.lock:
+            conf = live.conference
+            participant = conf.participants.get(pid)
+            if participant is None:
+                raise ServiceError(404, "not_found", "no such participant")
+            if participant.present or pid in self._dialling:
+                raise ServiceError(409, "in_call", "this participant is in a call already")
+            if conf.state is d.ConferenceState.ENDED:
+                raise ServiceError(409, "conference_ended", "the conference has ended")
+            if not participant.phone:
+                raise ServiceError(409, "no_phone", "this participant has no phone number")
+            self._fence(live, participant.phone)
+            # A new leg: the earlier session stays in the report as it was.
+            again = d.Participant(
+                new_id(), participant.name, role=participant.role, mode=d.Mode.DIAL_OUT,
+                email=participant.email, phone=participant.phone,
+            )
+            if participant.joined_at is None:
+                conf.participants.pop(pid)  # never connected: replace the invitation
+            await self._persist(live, conf.invite(again))
+            self._spawn(self._dial(live, again))
+
+    async def start(self, principal: Principal, conference_id: str, dial_out: bool) -> None:
+        """Start a conference by calling the organiser, then (once answered) everyone."""
+        self.require_organizer(principal, conference_id)
+        live = await self._load(conference_id)
+        async with live.lock:
+            conf = live.conference
+            if conf.state is not d.ConferenceState.SCHEDULED:
+                raise ServiceError(409, "already_started", "the conference has started already")
+            if not dial_out:
+                return
+            if not conf.organizer.phone:
+                raise ServiceError(409, "no_phone", "the organiser has no phone number to call")
+            number = self._fence(live, conf.organizer.phone)
+            organizer = d.Participant(
+                new_id(), conf.organizer.name, role=d.Role.ORGANIZER, mode=d.Mode.DIAL_OUT,
+                email=conf.organizer.email, phone=number,
+            )
+            live.call_everyone = True
+            await self._persist(live, conf.invite(organizer))
+            self._spawn(self._dial(live, organizer))
+
+    def _fence(self, live: _Live, phone: str) -> str:
+        """The toll-fraud fence and the caps on simultaneous calls; the E.164 number."""
+        if self.dialer is None:
+            raise ServiceError(503, "no_trunk", "dial-out is not configured on this bridge")
+        try:
+            number = check_destination(phone, self.settings.dial_out_countries)
+        except DialOutRefused as exc:
+            raise ServiceError(403, "dial_out_refused", str(exc)) from None
+        ours = sum(1 for pid in self._dialling.values() if pid == live.conference.id)
+        if ours >= self.settings.dial_out_max_per_conference:
+            raise ServiceError(429, "too_many_calls", "too many calls are being placed at once")
+        if len(self._dialling) >= self.settings.dial_out_max_total:
+            raise ServiceError(429, "too_many_calls", "the bridge places too many calls now")
+        return number
+
+    async def _dial(self, live: _Live, participant: d.Participant) -> None:
+        assert self.dialer is not None and participant.phone is not None
+        self._dialling[participant.id] = live.conference.id
+        self._conference_of_leg[participant.id] = live.conference.id
+        try:
+            await self.dialer.dial(
+                live.conference.id, participant.id, participant.phone,
+                name=participant.name, role=participant.role.value,
+                press_one=self.settings.dial_out_press_one,
+            )
+        except Exception:
+            logger.exception("dial-out to %s failed", participant.phone)
+            await self.dial_progress(participant.id, "failed")
+
+    async def dial_progress(self, leg_id: str, status: str) -> None:
+        """From the gateway: a call we place rings, or did not connect (busy, …)."""
+        live = self._find_live_by_participant(leg_id)
+        if live is None:
+            return
+        async with live.lock:
+            p = live.conference.participants.get(leg_id)
+            if p is None or p.present:
+                return
+            if status == "ringing":
+                p.ringing = True
+            else:
+                self._dialling.pop(leg_id, None)
+                p.ringing = False
+                p.failure = status
+            await self._persist(live, [d.ParticipantChanged(leg_id)])
+
+    async def set_locked(self, principal: Principal, conference_id: str, locked: bool) -> bool:
+        self.require_organizer(principal, conference_id)
+        live = await self._load(conference_id)
+        async with live.lock:
+            await self._persist(live, live.conference.set_locked(locked))
+            return live.conference.locked
 
     async def hang_up(self, principal: Principal, session_id: str) -> None:
         """DELETE of a WHIP session: the participant leaves."""

@@ -26,6 +26,7 @@ def participant_view(
         "state": p.state_in(conference.state).value,
         "muted": p.muted,
         "talking": p.talking,
+        "failure": p.failure,
         "access_number": p.access_number,
         "access_mode": p.access_mode,
         "joined_at": iso(p.joined_at),

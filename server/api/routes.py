@@ -97,6 +97,56 @@ async def patch_participant(request: web.Request) -> web.Response:
     return web.json_response(view)
 
 
+@routes.post("/api/v1/conferences/{id}/participants")
+async def add_participant(request: web.Request) -> web.Response:
+    """Dial-out: call someone into the conference."""
+    service = _service(request)
+    principal = await _principal(request)
+    conference_id = request.match_info["id"]
+    service.require_organizer(principal, conference_id)
+    body = await read_json(request, limit=4096)
+    name = v.text(body, "name", max_length=100) or ""
+    phone = v.phone(body, "phone", region=service.settings.default_region)
+    if phone is None:
+        raise v.invalid("phone", "is required")
+    view = await service.dial_out(principal, conference_id, name, phone)
+    return web.json_response(view, status=201)
+
+
+@routes.post("/api/v1/conferences/{id}/participants/{pid}/call")
+async def call_again(request: web.Request) -> web.Response:
+    principal = await _principal(request)
+    await _service(request).call_again(
+        principal, request.match_info["id"], request.match_info["pid"]
+    )
+    return web.json_response({"calling": True}, status=202)
+
+
+@routes.post("/api/v1/conferences/{id}/start")
+async def start_conference(request: web.Request) -> web.Response:
+    service = _service(request)
+    principal = await _principal(request)
+    conference_id = request.match_info["id"]
+    service.require_organizer(principal, conference_id)
+    body = await read_json(request, limit=4096)
+    dial_out = body.get("dial_out", False)
+    if not isinstance(dial_out, bool):
+        raise v.invalid("dial_out", "must be true or false")
+    await service.start(principal, conference_id, dial_out)
+    return web.json_response({"dial_out": dial_out}, status=202)
+
+
+@routes.post("/api/v1/conferences/{id}/lock")
+async def lock_conference(request: web.Request) -> web.Response:
+    service = _service(request)
+    principal = await _principal(request)
+    conference_id = request.match_info["id"]
+    service.require_organizer(principal, conference_id)
+    body = await read_json(request, limit=4096)
+    locked = await service.set_locked(principal, conference_id, v.boolean(body, "locked"))
+    return web.json_response({"locked": locked})
+
+
 @routes.delete("/api/v1/conferences/{id}/participants/{pid}")
 async def remove_participant(request: web.Request) -> web.Response:
     principal = await _principal(request)

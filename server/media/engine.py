@@ -215,6 +215,8 @@ class MediaEngine:
                 if leg is None or self.rtp_port_factory is None:
                     return m.Refused("unknown_leg", "no such leg")
                 self.rtp_port_factory.update(leg.port, command)
+                if command.codec is not None:
+                    leg.encoder = None  # the next encode makes one for the settled codec
                 return m.Done()
             case m.MoveLeg(leg_id, conference_id):
                 leg = self._legs.get(leg_id)

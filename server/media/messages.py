@@ -60,6 +60,10 @@ class UpdateRtpLeg:
     remote_host: str
     remote_port: int
     on_hold: bool
+    #: set when the codec is settled only now (the answer to our dial-out offer)
+    codec: str | None = None
+    payload_type: int | None = None
+    dtmf_payload_type: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

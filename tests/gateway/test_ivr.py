@@ -110,3 +110,21 @@ def test_leaving_from_our_side() -> None:
     flow = joined("participant")
     assert flow.leave(("removed",)) == [HangUp(("removed",))]
     assert flow.leave(("closing",)) == []
+
+
+def test_press_one_before_joining() -> None:
+    from gateway.ivr import Accept
+
+    flow = CallFlow()
+    assert flow.ask_to_press_one(0.0) == [Play(("press_one",))]
+    assert flow.digit("5", 1.0) == []  # only 1 counts
+    assert flow.digit("1", 1.5) == [StopPrompts(), Accept()]
+    flow.joined("participant")
+    assert flow.stage is Stage.JOINED
+
+
+def test_nobody_presses_one() -> None:
+    flow = CallFlow()
+    flow.ask_to_press_one(0.0)
+    assert flow.timer(FIRST_DIGIT_TIMEOUT) == [Play(("press_one",))]
+    assert flow.timer(2 * FIRST_DIGIT_TIMEOUT) == [HangUp(())]

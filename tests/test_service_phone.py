@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -10,7 +11,7 @@ import pytest
 from server.conference import Contact, Mode
 from server.config import Settings
 from server.media import messages as m
-from server.service import ConferenceService
+from server.service import ConferenceService, ServiceError
 from server.store.sqlite import SqliteStore
 
 
@@ -117,3 +118,95 @@ async def test_a_caller_joins_mutes_and_counts(
     await service.phone_left("org", "hangup")
     assert live.state.value == "ended"
     assert any(isinstance(c, m.CloseConference) for c in media.commands)
+
+
+class FakeDialer:
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, str, str]] = []
+
+    async def dial(
+        self, conference_id: str, leg_id: str, number: str, *, name: str, role: str,
+        press_one: bool,
+    ) -> None:
+        self.calls.append((conference_id, leg_id, number, role))
+
+
+async def settle(service: ConferenceService) -> None:
+    """Let the service's own tasks (placing calls) run."""
+    while service._tasks:
+        await asyncio.gather(*list(service._tasks))
+
+
+async def test_start_calls_the_organizer_first_then_everyone(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "db.sqlite3")
+    await store.open()
+    media = MediaRecorder()
+    settings = Settings(data_dir=tmp_path, dial_out_countries=("GB",))
+    service = ConferenceService(settings, store, media)
+    dialer = FakeDialer()
+    service.dialer = dialer
+    try:
+        view, token = await service.create(
+            title="Call", organizer=Contact("Olga", "olga@example.org", "+442079460100"),
+            invitees=[Contact("Ana", phone="+442079460101"), Contact("Bo", "bo@example.org"),
+                      Contact("Cy", phone="+449098790102")],
+            starts_at=None, language="en",
+        )
+        principal = await service.authenticate(token)
+        await service.start(principal, view["id"], dial_out=True)
+        await settle(service)
+        assert [(c[2], c[3]) for c in dialer.calls] == [("+442079460100", "organizer")]
+        organizer_leg = dialer.calls[0][1]
+        await service.dial_progress(organizer_leg, "ringing")
+        conf = service._live[view["id"]].conference
+        assert conf.participants[organizer_leg].state_in(conf.state).value == "ringing"
+        # Nobody else is called before the organiser answers.
+        assert len(dialer.calls) == 1
+        assert await service.admit_phone(
+            view["id"], organizer_leg, "organizer", name="Olga", phone="+442079460100",
+            mode=Mode.DIAL_OUT,
+        )
+        await settle(service)
+        called = {c[2] for c in dialer.calls[1:]}
+        assert called == {"+442079460101"}  # Bo has no phone; Cy's is premium-rate
+        cy = next(p for p in conf.participants.values() if p.name == "Cy")
+        assert cy.failure == "refused"
+        ana_leg = next(c[1] for c in dialer.calls if c[2] == "+442079460101")
+        await service.dial_progress(ana_leg, "busy")
+        ana = conf.participants[ana_leg]
+        assert ana.state_in(conf.state).value == "failed" and ana.failure == "busy"
+        # Call again: a fresh leg for Ana.
+        await service.call_again(principal, view["id"], ana_leg)
+        await settle(service)
+        assert dialer.calls[-1][2] == "+442079460101" and dialer.calls[-1][1] != ana_leg
+    finally:
+        await service.close()
+        await store.close()
+
+
+async def test_dial_out_caps(tmp_path: Path) -> None:
+    store = SqliteStore(tmp_path / "db.sqlite3")
+    await store.open()
+    settings = Settings(data_dir=tmp_path, dial_out_countries=("GB",),
+                        dial_out_max_per_conference=2)
+    service = ConferenceService(settings, store, MediaRecorder())
+    service.dialer = FakeDialer()
+    try:
+        view, token = await service.create(
+            title="Call", organizer=Contact("Olga", "olga@example.org"), invitees=[],
+            starts_at=None, language="en",
+        )
+        principal = await service.authenticate(token)
+        for i in range(2):
+            await service.dial_out(principal, view["id"], f"P{i}", f"+44207946020{i}")
+            await settle(service)
+        with pytest.raises(ServiceError) as capped:
+            await service.dial_out(principal, view["id"], "P3", "+442079460203")
+        assert (capped.value.status, capped.value.code) == (429, "too_many_calls")
+        service.dialer = None
+        with pytest.raises(ServiceError) as no_trunk:
+            await service.dial_out(principal, view["id"], "P4", "+442079460204")
+        assert no_trunk.value.status == 503
+    finally:
+        await service.close()
+        await store.close()

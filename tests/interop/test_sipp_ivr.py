@@ -10,7 +10,8 @@ from pathlib import Path
 from server.app import GATEWAY
 
 from ..conftest import InProcess, free_port
-from ..support.client import Participant, wait_until
+from ..support.audio import tone_level
+from ..support.client import Participant, heard_since, past_greeting, wait_until
 from .conftest import GEOGRAPHIC, SCENARIOS, require, run, sip_port
 from .rtp_pcap import PcapBuilder
 
@@ -70,5 +71,36 @@ async def test_the_organizer_hanging_up_ends_it_for_the_phone(
         state = await service.get_conference(conf)
         assert state["state"] == "ended"
         assert {p["state"] for p in state["participants"]} == {"left"}
+    finally:
+        await organizer.close()
+
+
+async def test_hold_over_tcp_takes_the_phone_out_of_the_mix(
+    service: InProcess, tmp_path: Path
+) -> None:
+    conf = await service.create_conference()
+    organizer = Participant(service.http, service.url, 440)
+    try:
+        await organizer.join(conf["moderator_pin"], "Olga")
+        mark = await past_greeting(organizer)
+        # PIN, then 1 kHz for 13 s: the phone keeps sending it while it holds the call.
+        pcap = PcapBuilder().silence(0.5).digits(conf["pin"] + "#").silence(1.0)
+        pcap.tone(1000, 13.0).write(tmp_path / "call.pcap")
+        argv = sipp_call(service, tmp_path, "uac_hold.xml") + ["-t", "t1"]
+        phone = asyncio.ensure_future(run(*argv, cwd=tmp_path, limit=45))
+
+        def hears_phone() -> bool:
+            return tone_level(heard_since(organizer, mark)[-24000:], 1000) > -30
+
+        await wait_until(hears_phone, within=15)
+        # The re-INVITE (a=sendonly) at 9 s: the tone still flows, but not into the room.
+        held = len(organizer.heard)
+        await wait_until(
+            lambda: heard_since(organizer, held).size > 48000
+            and tone_level(heard_since(organizer, held)[-24000:], 1000) < -50,
+            within=12,
+        )
+        code, output = await phone
+        assert code == 0, output[-3000:]  # incl. our answer carrying a=recvonly
     finally:
         await organizer.close()

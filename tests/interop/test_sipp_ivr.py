@@ -86,7 +86,7 @@ async def test_hold_over_tcp_takes_the_phone_out_of_the_mix(
         # PIN, then 1 kHz for 13 s: the phone keeps sending it while it holds the call.
         pcap = PcapBuilder().silence(0.5).digits(conf["pin"] + "#").silence(1.0)
         pcap.tone(1000, 13.0).write(tmp_path / "call.pcap")
-        argv = sipp_call(service, tmp_path, "uac_hold.xml") + ["-t", "t1"]
+        argv = [*sipp_call(service, tmp_path, "uac_hold.xml"), "-t", "t1"]
         phone = asyncio.ensure_future(run(*argv, cwd=tmp_path, limit=45))
 
         def hears_phone() -> bool:

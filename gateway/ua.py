@@ -16,7 +16,7 @@ import logging
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,7 +55,6 @@ from .sip.sdp import (
 )
 from .sip.transaction import (
     DEFAULT_TIMERS,
-    InviteServerTransaction,
     LayerEvent,
     RequestReceived,
     ResponseReceived,
@@ -824,9 +823,6 @@ class SipGateway:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("SIP task failed", exc_info=task.exception())
-
-    def is_invite_pending(self, tx: Hashable) -> bool:
-        return isinstance(tx, InviteServerTransaction)
 
 
 def _quote(text: str) -> str:

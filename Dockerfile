@@ -15,6 +15,7 @@ COPY static ./static
 # Editable: the service finds static/ and node_modules/ beside its code in /app.
 RUN pip install --no-cache-dir -e .
 COPY --from=browser-libs /build/node_modules/socket.io-client/dist ./node_modules/socket.io-client/dist
+COPY --from=browser-libs /build/node_modules/libphonenumber-js/bundle ./node_modules/libphonenumber-js/bundle
 RUN useradd --system --home /data telekonf && mkdir -p /data && chown telekonf /data
 USER telekonf
 VOLUME /data

@@ -29,6 +29,11 @@ STATIC_DIR = ROOT / "static"
 VENDOR_FILES = {
     "socket.io.min.js": ROOT / "node_modules/socket.io-client/dist/socket.io.min.js",
     "socket.io.min.js.map": ROOT / "node_modules/socket.io-client/dist/socket.io.min.js.map",
+    # libphonenumber-js's self-contained "max" build: validates as strictly as phonenumbers.
+    "libphonenumber-max.js": ROOT / "node_modules/libphonenumber-js/bundle/libphonenumber-max.js",
+    "libphonenumber-max.js.map": (
+        ROOT / "node_modules/libphonenumber-js/bundle/libphonenumber-max.js.map"
+    ),
 }
 OPENAPI_FILE = Path(__file__).resolve().parent / "api" / "openapi.json"
 

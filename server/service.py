@@ -489,7 +489,9 @@ class ConferenceService:
             self._spawn(self._dial(live, participant))
             return participant_view(participant, conf)
 
-    async def call_again(self, principal: Principal, conference_id: str, pid: str) -> None:
+    async def call_again(
+        self, principal: Principal, conference_id: str, pid: str
+    ) -> dict[str, Any]:
         self.require_organizer(principal, conference_id)
         live = await self._load(conference_id)
         async with live.lock:
@@ -497,8 +499,12 @@ class ConferenceService:
             participant = conf.participants.get(pid)
             if participant is None:
                 raise ServiceError(404, "not_found", "no such participant")
-            if participant.present or pid in self._dialling:
-                raise ServiceError(409, "in_call", "this participant is in a call already")
+            busy = [
+                p for p in conf.participants.values()
+                if p.phone == participant.phone and (p.present or p.id in self._dialling)
+            ]
+            if participant.present or pid in self._dialling or busy:
+                raise ServiceError(409, "in_call", "this number is in a call already")
             if conf.state is d.ConferenceState.ENDED:
                 raise ServiceError(409, "conference_ended", "the conference has ended")
             if not participant.phone:
@@ -513,6 +519,7 @@ class ConferenceService:
                 conf.participants.pop(pid)  # never connected: replace the invitation
             await self._persist(live, conf.invite(again))
             self._spawn(self._dial(live, again))
+            return participant_view(again, conf)
 
     async def start(self, principal: Principal, conference_id: str, dial_out: bool) -> None:
         """Start a conference by calling the organiser, then (once answered) everyone."""
@@ -537,12 +544,12 @@ class ConferenceService:
 
     def _fence(self, live: _Live, phone: str) -> str:
         """The toll-fraud fence and the caps on simultaneous calls; the E.164 number."""
-        if self.dialer is None:
-            raise ServiceError(503, "no_trunk", "dial-out is not configured on this bridge")
         try:
             number = check_destination(phone, self.settings.dial_out_countries)
         except DialOutRefused as exc:
             raise ServiceError(403, "dial_out_refused", str(exc)) from None
+        if self.dialer is None:
+            raise ServiceError(503, "no_trunk", "dial-out is not configured on this bridge")
         ours = sum(1 for pid in self._dialling.values() if pid == live.conference.id)
         if ours >= self.settings.dial_out_max_per_conference:
             raise ServiceError(429, "too_many_calls", "too many calls are being placed at once")

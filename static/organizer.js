@@ -13,6 +13,7 @@ import {
   talkBars,
 } from './common.js';
 import { adoptConferenceLang } from './i18n.js';
+import { checkPhone, countryOf, formatPhone } from './phone.js';
 
 initPage();
 
@@ -21,6 +22,8 @@ const STATES = ['invited', 'ringing', 'waiting', 'connected', 'talking', 'muted'
 const PRESENT = new Set(['waiting', 'connected', 'talking', 'muted']);
 const GONE = new Set(['left', 'failed']);
 const MODES = new Set(['web', 'dial-in', 'dial-out']);
+const FAILURES = new Set(['busy', 'no-answer', 'rejected', 'failed', 'unreachable']);
+const ACCESS_MODES = new Set(['premium', 'geographic', 'tollfree']);
 
 const conferenceId = decodeURIComponent(window.location.pathname.split('/').filter(Boolean).pop());
 const token = new URLSearchParams(window.location.hash.slice(1)).get('token');
@@ -30,12 +33,36 @@ let conference = null;
 const participants = new Map();
 const cards = new Map();
 const pending = new Set();
+const busyActions = new Set(); // conference-wide requests under way: 'start', 'lock'
+let dialOutStarted = false; // the start request was accepted: do not call everyone twice
+let dialSubmitting = false;
+let dialCalling = null; // the participant id the "… is being called" note is about
 let socket = null;
 
 // ---- Rendering ------------------------------------------------------------------------
 
 function isEnded() {
   return conference?.state === 'ended';
+}
+
+function failureLabel(failure) {
+  return t(`failure.${FAILURES.has(failure) ? failure : 'failed'}`);
+}
+
+/** Someone else with this number is being called or is in the call (a newer leg). */
+function numberInUse(p) {
+  for (const other of participants.values()) {
+    if (other.id !== p.id && other.phone === p.phone && !GONE.has(other.state)) return true;
+  }
+  return false;
+}
+
+/** A phone number may be called (again): invited, or gone after a failed or dial-out call. */
+function canCall(p) {
+  if (!p.phone || isEnded() || numberInUse(p)) return false;
+  return (
+    p.state === 'invited' || p.state === 'failed' || (p.state === 'left' && p.mode === 'dial-out')
+  );
 }
 
 function renderLegend() {
@@ -85,6 +112,25 @@ function renderConference() {
   for (const action of ['mute-all', 'unmute-all', 'end']) {
     document.querySelector(`.org-actions [data-action="${action}"]`).disabled = isEnded();
   }
+
+  // Calling everyone starts the conference: only before it has started.
+  const start = document.querySelector('.org-actions [data-action="start-dial-out"]');
+  start.disabled = conference.state !== 'scheduled' || dialOutStarted || busyActions.has('start');
+
+  const locked = Boolean(conference.locked);
+  document.body.dataset.locked = String(locked);
+  const lockBadge = $('lock-badge');
+  lockBadge.hidden = !locked;
+  lockBadge.title = t('org.lockedHint');
+  lockBadge.replaceChildren(icon('lock'), t('org.locked'));
+  const lock = document.querySelector('.org-actions [data-action="lock"]');
+  lock.dataset.locked = String(locked);
+  lock.title = t(locked ? 'org.unlockTitle' : 'org.lockTitle');
+  lock.replaceChildren(icon(locked ? 'unlock' : 'lock'), t(locked ? 'org.unlock' : 'org.lock'));
+  lock.disabled = isEnded() || busyActions.has('lock');
+
+  $('dial-panel').hidden = isEnded();
+  renderPhoneCheck();
   $('ended-banner').hidden = !isEnded();
 }
 
@@ -103,15 +149,23 @@ function createCard(id) {
       { class: 'participant__state' },
       h('span', { class: 'state-icon' }),
       h('span', { class: 'state-label' }),
+      h('span', { class: 'failure', dataset: { testid: 'failure' } }),
       talkBars(),
     ),
-    h('p', { class: 'participant__meta' }, h('span', { class: 'mode' }), h('span', { class: 'phone' })),
+    h(
+      'p',
+      { class: 'participant__meta' },
+      h('span', { class: 'mode' }),
+      h('span', { class: 'phone' }),
+      h('span', { class: 'access', dataset: { testid: 'access' } }),
+    ),
     h('p', { class: 'participant__meta participant__times' }),
     h(
       'div',
       { class: 'participant__actions' },
       h('button', { type: 'button', class: 'btn btn--small', dataset: { action: 'mute' } }),
       h('button', { type: 'button', class: 'btn btn--small', dataset: { action: 'remove' } }),
+      h('button', { type: 'button', class: 'btn btn--small', dataset: { action: 'call-again' } }),
     ),
   );
 }
@@ -121,13 +175,19 @@ function updateCard(card, p) {
   // Only someone in the mix can be talking (a waiting participant is heard by nobody).
   const talking = p.state === 'talking' || (p.state === 'connected' && Boolean(p.talking));
   const mode = MODES.has(p.mode) ? p.mode : ''; // null until the participant joins or is called
-  const name = displayName(p);
+  const phone = formatPhone(p.phone);
+  const name = displayName({ ...p, phone });
+  const failure = p.state === 'failed' && p.failure ? String(p.failure) : '';
+  const stateText = failure
+    ? `${t(`state.${state}`)} (${failureLabel(failure)})`
+    : t(`state.${state}`);
   card.dataset.state = p.state;
   card.dataset.talking = String(talking);
   card.dataset.mode = mode;
   card.dataset.role = p.role;
   card.dataset.muted = String(Boolean(p.muted));
-  card.setAttribute('aria-label', t('org.participantLabel', { name, state: t(`state.${state}`) }));
+  card.dataset.failure = failure;
+  card.setAttribute('aria-label', t('org.participantLabel', { name, state: stateText }));
 
   card.querySelector('.participant__name').textContent = name;
   const roleEl = card.querySelector('.participant__role');
@@ -139,8 +199,24 @@ function updateCard(card, p) {
     muted ? icon('mic-off') : talking ? icon('mic') : '',
   );
   card.querySelector('.state-label').textContent = t(`state.${state}`);
+  card.querySelector('.failure').textContent = failure ? failureLabel(failure) : '';
   card.querySelector('.mode').replaceChildren(...(mode ? [icon(mode), t(`mode.${mode}`)] : []));
-  card.querySelector('.phone').textContent = p.name && p.phone ? p.phone : '';
+  card.querySelector('.phone').textContent = p.name && p.phone ? phone : '';
+
+  // Dial-in: the access number they dialled and who pays for it.
+  const access = card.querySelector('.access');
+  const accessMode = ACCESS_MODES.has(p.access_mode) ? p.access_mode : '';
+  access.dataset.accessMode = accessMode;
+  if (p.access_number) {
+    access.title = t('org.accessTitle');
+    access.replaceChildren(
+      h('span', { class: 'access__number', text: formatPhone(p.access_number) }),
+      accessMode ? h('span', { class: 'access__mode', text: t(`access.${accessMode}`) }) : '',
+    );
+  } else {
+    access.removeAttribute('title');
+    access.replaceChildren();
+  }
 
   const times = [];
   if (p.joined_at) times.push(t('org.joined', { time: formatTime(p.joined_at) }));
@@ -152,10 +228,18 @@ function updateCard(card, p) {
   mute.textContent = p.muted ? t('action.unmute') : t('action.mute');
   mute.setAttribute('aria-pressed', String(Boolean(p.muted)));
   mute.disabled = busy || !PRESENT.has(p.state);
+  mute.hidden = GONE.has(p.state);
   const remove = card.querySelector('[data-action="remove"]');
   remove.textContent = t('action.remove');
-  remove.hidden = p.role === 'organizer';
+  remove.hidden = p.role === 'organizer' || GONE.has(p.state);
   remove.disabled = busy || GONE.has(p.state);
+  const call = card.querySelector('[data-action="call-again"]');
+  call.replaceChildren(
+    icon('dial-out'),
+    t(p.state === 'invited' ? 'action.call' : 'action.callAgain'),
+  );
+  call.hidden = !canCall(p);
+  call.disabled = busy;
 
   const target = GONE.has(p.state) ? $('cards-gone') : $('cards-active');
   if (card.parentElement !== target) target.append(card);
@@ -171,6 +255,7 @@ function renderCounts() {
 
 function upsert(p) {
   if (!p || !p.id) return;
+  const before = participants.get(p.id);
   participants.set(p.id, p);
   let card = cards.get(p.id);
   if (!card) {
@@ -178,7 +263,22 @@ function upsert(p) {
     cards.set(p.id, card);
   }
   updateCard(card, p);
+  if (p.id === dialCalling && p.state !== 'invited' && p.state !== 'ringing') {
+    dialCalling = null; // answered or failed: the card says which
+    $('dial-status').textContent = '';
+  }
+  // Earlier legs with the same number offer "Call again" only while this one is not live.
+  for (const phone of new Set([p.phone, before?.phone])) {
+    if (phone) refreshSameNumber(p.id, phone);
+  }
   renderCounts();
+}
+
+function refreshSameNumber(id, phone) {
+  for (const other of participants.values()) {
+    const card = cards.get(other.id);
+    if (card && other.id !== id && other.phone === phone) updateCard(card, other);
+  }
 }
 
 function renderAll() {
@@ -187,8 +287,11 @@ function renderAll() {
   renderCounts();
 }
 
-function toast(message) {
-  const el = h('div', { class: 'alert alert--error', role: 'alert', text: message });
+function toast(message, kind = 'error') {
+  const el =
+    kind === 'error'
+      ? h('div', { class: 'alert alert--error', role: 'alert', text: message })
+      : h('div', { class: `alert alert--${kind}`, role: 'status', text: message });
   $('toasts').append(el);
   setTimeout(() => el.remove(), 6000);
 }
@@ -277,7 +380,67 @@ $('cards-active').parentElement.addEventListener('click', async (event) => {
   } else if (button.dataset.action === 'remove') {
     const data = await run(() => api(path, { method: 'DELETE', token }), { participantId: id });
     if (data && data.id === id) upsert(data);
+  } else if (button.dataset.action === 'call-again') {
+    // 202: the call is placed as a new leg (a new participant id); live updates bring it,
+    // 'ringing', then 'connected' or 'failed'.
+    const data = await run(() => api(`${path}/call`, { method: 'POST', token }), {
+      participantId: id,
+    });
+    if (data !== null) await syncParticipants();
   }
+});
+
+/**
+ * Align the cards with the server's list. A call again replaces an invitation that never
+ * connected, and no live event says the old one is gone: drop cards the server no longer
+ * has, add ones we missed; cards we have stay as live updates left them (they may be newer).
+ */
+async function syncParticipants() {
+  let data;
+  try {
+    ({ data } = await api(base, { token }));
+  } catch {
+    return; // live updates carry on; the next snapshot aligns everything
+  }
+  const list = Array.isArray(data?.participants) ? data.participants : [];
+  const ids = new Set(list.map((p) => p.id));
+  for (const [id, p] of [...participants]) {
+    if (ids.has(id)) continue;
+    participants.delete(id);
+    cards.get(id)?.remove();
+    cards.delete(id);
+    if (p.phone) refreshSameNumber(id, p.phone);
+  }
+  for (const p of list) if (!participants.has(p.id)) upsert(p);
+  renderCounts();
+}
+
+document
+  .querySelector('.org-actions [data-action="start-dial-out"]')
+  .addEventListener('click', async () => {
+    busyActions.add('start');
+    renderConference();
+    const data = await run(() =>
+      api(`${base}/start`, { method: 'POST', token, json: { dial_out: true } }),
+    );
+    busyActions.delete('start');
+    if (data !== null) {
+      dialOutStarted = true;
+      toast(t('org.startedDialOut'), 'info');
+    }
+    renderConference();
+  });
+
+document.querySelector('.org-actions [data-action="lock"]').addEventListener('click', async () => {
+  const locked = !conference?.locked;
+  busyActions.add('lock');
+  renderConference();
+  const data = await run(() => api(`${base}/lock`, { method: 'POST', token, json: { locked } }));
+  busyActions.delete('lock');
+  if (data !== null && conference) {
+    conference.locked = typeof data?.locked === 'boolean' ? data.locked : locked;
+  }
+  renderConference();
 });
 
 document.querySelector('[data-action="mute-all"]').addEventListener('click', (e) =>
@@ -307,20 +470,132 @@ endDialog.addEventListener('close', async () => {
   }
 });
 
+// ---- Add participant (dial-out) ---------------------------------------------------------
+
+const dialForm = $('dial-form');
+const dialName = $('dial-name');
+const dialPhone = $('dial-phone');
+const dialSubmit = $('dial-submit');
+const dialError = $('dial-error');
+const dialStatus = $('dial-status');
+
+/** National numbers are read in the organiser's country: their phone's, else the browser's. */
+function dialCountry() {
+  return countryOf({ phone: conference?.organizer?.phone, locales: navigator.languages || [] });
+}
+
+function renderPhoneCheck() {
+  const result = checkPhone(dialPhone.value, dialCountry());
+  const box = $('dial-phone-check');
+  box.dataset.check = result.state;
+  box.dataset.valid = String(result.state === 'valid');
+  box.querySelector('.phone-check__icon').textContent =
+    result.state === 'valid' ? '✓' : result.state === 'invalid' ? '✗' : '';
+  const showNumber = result.state !== 'empty' && !result.loose;
+  box.querySelector('.phone-check__number').textContent = showNumber ? result.formatted : '';
+  let text;
+  if (result.state === 'empty') text = t('dial.empty');
+  else if (result.loose) text = t('dial.unchecked');
+  else if (result.state === 'valid') text = t('dial.valid');
+  else {
+    const key = `dial.${result.reason}`;
+    text = t(key) === key ? t('dial.invalid') : t(key);
+  }
+  box.querySelector('.phone-check__text').textContent = text;
+  if (result.state === 'invalid') dialPhone.setAttribute('aria-invalid', 'true');
+  else if (dialPhone.dataset.serverError !== 'true') dialPhone.removeAttribute('aria-invalid');
+  dialSubmit.disabled = result.state !== 'valid' || dialSubmitting || !conference || isEnded();
+  dialSubmit.querySelector('.btn__label').textContent = t(
+    dialSubmitting ? 'dial.adding' : 'dial.submit',
+  );
+  return result;
+}
+
+function clearDialErrors() {
+  dialError.textContent = '';
+  for (const input of [dialName, dialPhone]) {
+    delete input.dataset.serverError;
+    input.removeAttribute('aria-invalid');
+  }
+}
+
+function markDialField(input) {
+  input.dataset.serverError = 'true';
+  input.setAttribute('aria-invalid', 'true');
+  input.focus();
+}
+
+dialPhone.addEventListener('input', () => {
+  // A new number: the server's verdict on the old one no longer applies.
+  clearDialErrors();
+  dialStatus.textContent = '';
+  renderPhoneCheck();
+});
+dialName.addEventListener('input', () => {
+  if (dialName.dataset.serverError === 'true') {
+    delete dialName.dataset.serverError;
+    dialName.removeAttribute('aria-invalid');
+  }
+  dialStatus.textContent = '';
+});
+
+dialForm.addEventListener('submit', async (event) => {
+  event.preventDefault();
+  const result = renderPhoneCheck();
+  if (result.state !== 'valid' || dialSubmitting) return;
+  clearDialErrors();
+  dialStatus.textContent = '';
+  const name = dialName.value.trim();
+  if (!name) {
+    dialError.textContent = t('dial.nameRequired');
+    markDialField(dialName);
+    return;
+  }
+  dialSubmitting = true;
+  renderPhoneCheck();
+  try {
+    // E.164 as shown: the server does not have to guess the country of a national number.
+    const phone = result.e164 || dialPhone.value.trim();
+    const { data } = await api(`${base}/participants`, {
+      method: 'POST',
+      token,
+      json: { name, phone },
+    });
+    dialForm.reset();
+    dialStatus.textContent = t('dial.added', { name });
+    dialCalling = data?.id ?? null;
+    // Live updates may already have moved it on (ringing): do not step back to 'invited'.
+    const known = participants.get(data?.id);
+    if (data?.id && !known) upsert(data);
+    else if (known) upsert(known); // already answered or failed: clears the note
+    dialName.focus();
+  } catch (err) {
+    dialError.textContent = err.message;
+    if (err.field === 'name') markDialField(dialName);
+    else if (err.field === 'phone' || err.code === 'dial_out_refused') markDialField(dialPhone);
+  } finally {
+    dialSubmitting = false;
+    renderPhoneCheck();
+  }
+});
+
 window.addEventListener('langchange', () => {
   renderLegend();
   renderAll();
+  renderPhoneCheck();
 });
 
 // ---- Start ----------------------------------------------------------------------------
 
 renderLegend();
+renderPhoneCheck();
 function showFatal(message, key) {
   const box = $('page-error');
   if (key) box.dataset.i18n = key;
   box.textContent = message;
   $('conf-panel').hidden = !conference;
   $('participants-section').hidden = !conference;
+  $('dial-panel').hidden = !conference || isEnded();
   document.body.dataset.state = 'error';
 }
 

@@ -116,10 +116,14 @@ async def add_participant(request: web.Request) -> web.Response:
 @routes.post("/api/v1/conferences/{id}/participants/{pid}/call")
 async def call_again(request: web.Request) -> web.Response:
     principal = await _principal(request)
-    await _service(request).call_again(
+    participant = await _service(request).call_again(
         principal, request.match_info["id"], request.match_info["pid"]
     )
-    return web.json_response({"calling": True}, status=202)
+    # A leg that never connected is replaced: the page drops the old card.
+    return web.json_response(
+        {"calling": True, "replaces": request.match_info["pid"], "participant": participant},
+        status=202,
+    )
 
 
 @routes.post("/api/v1/conferences/{id}/start")

@@ -164,25 +164,29 @@ class SipGateway:
         self._ticker: asyncio.Task[None] | None = None
         self.stats: dict[str, int] = {"malformed": 0, "rejected_busy": 0, "answered": 0}
         self.trunk: SipUri | None = None
+        self.registration: Registration | None = None
         self.credentials: DigestCredentials | None = None
         self.caller_id = ""
         self.ring_timeout = 45.0
 
     def configure_trunk(
         self, trunk: str, *, username: str = "", password: str = "", caller_id: str = "",
-        ring_timeout: float = 45.0,
+        ring_timeout: float = 45.0, register: bool = False,
     ) -> None:
         """Where calls we place go: the carrier's outbound proxy."""
         self.trunk = SipUri.parse(trunk) if trunk else None
         self.credentials = DigestCredentials(username, password) if username else None
         self.caller_id = caller_id
         self.ring_timeout = ring_timeout
+        self.registration = Registration() if register and self.trunk else None
 
     # -- lifecycle -------------------------------------------------------------
 
     async def start(self) -> None:
         await self.media(m.OpenConference(LOBBY, self.language))
         self._ticker = asyncio.get_running_loop().create_task(self._tick(), name="sip-timers")
+        if self.registration is not None:
+            self._register()
 
     async def stop(self) -> None:
         for call in list(self.calls.values()):
@@ -275,11 +279,15 @@ class SipGateway:
                 self._on_ack(request)
             elif isinstance(item.transaction, ServerTransaction) and peer is not None:
                 self._on_request(item.transaction, request, peer)  # type: ignore[arg-type]
+        elif isinstance(event, ResponseReceived) and event.response.cseq.method == "REGISTER":
+            self._on_register_response(event.response)
         elif isinstance(event, ResponseReceived):
             call = self.calls.get(event.response.call_id)
             if call is not None and call.outbound and event.response.cseq.method == "INVITE":
                 self._on_dial_response(call, event.response)
         elif isinstance(event, TimedOut):
+            if self.registration is not None and item.transaction is self.registration.tx:
+                self.registration.failed(self.monotonic())
             for call in list(self.calls.values()):
                 if call.outbound and call.client_tx is item.transaction and call.dialog is None:
                     self._spawn(self._dial_failed(call, "unreachable"))
@@ -671,6 +679,66 @@ class SipGateway:
             logger.exception("CANCEL for %s could not be sent", call.leg_id)
         self._flush()
 
+    # -- registration with the trunk ------------------------------------------------------
+
+    def _register(self, authorization: tuple[str, str] | None = None) -> None:
+        reg = self.registration
+        assert reg is not None and self.trunk is not None
+        trunk = self.trunk
+        peer: Peer = ("udp", trunk.host.strip("[]"), trunk.port or 5060)
+        user = self.credentials.username if self.credentials else "telekonf"
+        reg.cseq += 1
+        headers = Headers()
+        headers.add("Via", self._via(peer))
+        headers.add("Max-Forwards", "70")
+        headers.add("From", f"<sip:{user}@{trunk.host}>;tag={reg.tag}")
+        headers.add("To", f"<sip:{user}@{trunk.host}>")
+        headers.add("Call-ID", reg.call_id)
+        headers.add("CSeq", f"{reg.cseq} REGISTER")
+        headers.add("Contact", self._contact_headers(peer)["Contact"])
+        headers.add("Expires", str(reg.expires))
+        headers.add("User-Agent", USER_AGENT)
+        if authorization is not None:
+            headers.add(*authorization)
+        uri = SipUri("sip", host=trunk.host, port=trunk.port)
+        try:
+            reg.tx = self.layer.send_request(
+                SipRequest("REGISTER", uri, headers), self.monotonic(), peer=peer
+            )
+        except Exception:
+            logger.exception("REGISTER could not be sent")
+            reg.failed(self.monotonic())
+        self._flush()
+
+    def _on_register_response(self, response: SipResponse) -> None:
+        reg = self.registration
+        if reg is None or response.status < 200:
+            return
+        now = self.monotonic()
+        if 200 <= response.status < 300:
+            granted = response.headers.get("Expires")
+            expires = int(granted) if granted and granted.isdigit() else reg.expires
+            reg.registered(now, expires)
+            logger.info("registered with the trunk for %d s", expires)
+        elif response.status in (401, 407) and self.credentials and reg.auth_tries < 2:
+            reg.auth_tries += 1
+            header = "WWW-Authenticate" if response.status == 401 else "Proxy-Authenticate"
+            digest = DigestClient(self.credentials)
+            try:
+                digest.challenge(*response.headers.get_all(header))
+                assert self.trunk is not None
+                uri = str(SipUri("sip", host=self.trunk.host, port=self.trunk.port))
+                value = digest.authorization("REGISTER", uri)
+            except DigestError as exc:
+                logger.warning("cannot answer the trunk's REGISTER challenge: %s", exc)
+                reg.failed(now)
+                return
+            name = "Authorization" if response.status == 401 else "Proxy-Authorization"
+            self._register((name, value))
+        else:
+            logger.warning("the trunk refused our REGISTER: %s", response.status)
+            reg.failed(now)
+
     # -- media events ------------------------------------------------------------------------
 
     def on_media_event(self, event: m.MediaEvent) -> None:
@@ -783,6 +851,10 @@ class SipGateway:
     def handle_timers(self, now: float) -> None:
         self.layer.handle_timer(now)
         self._drain_events()
+        if self.registration is not None and now >= self.registration.next_attempt:
+            self.registration.next_attempt = now + 60.0  # until an answer says otherwise
+            self.registration.auth_tries = 0
+            self._register()
         for call in list(self.calls.values()):
             if call.ok is not None and not call.acked:
                 if now >= call.ok_deadline:
@@ -823,6 +895,29 @@ class SipGateway:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             logger.error("SIP task failed", exc_info=task.exception())
+
+
+@dataclass
+class Registration:
+    """Our binding at the trunk: refreshed before it expires, retried after failures."""
+
+    expires: int = 3600
+    call_id: str = field(default_factory=new_call_id)
+    tag: str = field(default_factory=new_tag)
+    cseq: int = 0
+    auth_tries: int = 0
+    tx: object | None = None
+    active: bool = False
+    next_attempt: float = float("inf")  # the first REGISTER goes out at start
+
+    def registered(self, now: float, expires: int) -> None:
+        self.active = True
+        self.auth_tries = 0
+        self.next_attempt = now + max(expires * 0.8, 30.0)
+
+    def failed(self, now: float) -> None:
+        self.active = False
+        self.next_attempt = now + 60.0
 
 
 def _quote(text: str) -> str:

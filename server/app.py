@@ -134,6 +134,7 @@ def create_app(settings: Settings) -> web.Application:
                 password=settings.sip_trunk_password,
                 caller_id=settings.caller_id,
                 ring_timeout=settings.ring_timeout,
+                register=settings.sip_trunk_register,
             )
             service.dialer = gateway
 

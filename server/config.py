@@ -34,6 +34,8 @@ class Settings:
     sip_trunk_username: str = ""
     sip_trunk_password: str = ""
     caller_id: str = ""
+    # Register with the trunk (some carriers route calls to a registered contact).
+    sip_trunk_register: bool = False
     dial_out_countries: tuple[str, ...] = ("GB", "SI", "DE", "AT")
     dial_out_max_per_conference: int = 20
     dial_out_max_total: int = 100
@@ -84,6 +86,7 @@ _OPTIONS: tuple[tuple[str, type, str], ...] = (
     ("sip_trunk_username", str, "digest username at the trunk"),
     ("sip_trunk_password", str, "digest password at the trunk"),
     ("caller_id", str, "caller ID (E.164) presented on dial-out"),
+    ("sip_trunk_register", bool, "register with the trunk (1/0)"),
     ("dial_out_countries", tuple, "ISO country codes dial-out may call"),
     ("dial_out_max_per_conference", int, "most simultaneous dial-out calls per conference"),
     ("dial_out_max_total", int, "most simultaneous dial-out calls in all"),

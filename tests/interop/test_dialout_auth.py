@@ -67,3 +67,27 @@ async def test_digest_challenge_is_answered(service: InProcess, tmp_path: Path) 
     finally:
         trunk.cancel()
         await organizer.close()
+
+
+REGISTRAR_PORT = free_port()
+
+
+async def test_registers_with_the_trunk(aiohttp_server: object, tmp_path: Path) -> None:
+    from server.app import GATEWAY, create_app
+
+    shutil.copy(SCENARIOS / "uas_register.xml", tmp_path)
+    registrar = asyncio.ensure_future(run(
+        require("sipp"), "-sf", "uas_register.xml", "-i", "127.0.0.1",
+        "-p", str(REGISTRAR_PORT), "-m", "1", "-nostdin", "-timeout", "20s",
+        cwd=tmp_path, limit=25,
+    ))
+    settings = Settings(
+        data_dir=tmp_path / "data", sip_port=0, sip_trunk=f"sip:127.0.0.1:{REGISTRAR_PORT}",
+        sip_trunk_username="bridge", sip_trunk_password="s3cret", sip_trunk_register=True,
+    )
+    server = await aiohttp_server(create_app(settings))  # type: ignore[operator]
+    registration = server.app[GATEWAY].registration
+    assert registration is not None
+    await wait_until(lambda: registration.active, within=10)
+    code, output = await registrar  # 200 only for the right credentials
+    assert code == 0, output[-2000:]

@@ -76,11 +76,14 @@ class PlayoutBuffer:
 
     def _extend(self, seq: int) -> int:
         """Unwrap a 16-bit sequence number next to the highest one seen."""
-        if self._highest is None:
+        highest = self._highest
+        if highest is None:
             return seq
-        base = self._highest & ~0xFFFF
-        candidates = (base - 0x10000 + seq, base + seq, base + 0x10000 + seq)
-        return min(candidates, key=lambda c: abs(c - self._highest))  # type: ignore[operator]
+        # The nearest number with these low 16 bits: at most half the range away.
+        delta = (seq - highest) & 0xFFFF
+        if delta >= 0x8000:
+            delta -= 0x10000
+        return highest + delta
 
     def push(self, seq: int, payload: bytes) -> bool:
         """Store a packet; False when it was a duplicate or came too late to play."""

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from . import engine_bench, mixer_bench, webrtc_bench
+from . import engine_bench, mixer_bench, sip_bench, webrtc_bench
 from .common import (
     ARTIFACTS,
     REFERENCE_US_PER_PARTICIPANT,
@@ -36,8 +36,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--parts",
-        default="a,b,c",
-        help="which parts: a (mixer core), b (engine), c (WebRTC) [a,b,c]",
+        default="a,b,c,d",
+        help="which parts: a (mixer core), b (engine), c (WebRTC), d (SIP) [a,b,c,d]",
     )
     parser.add_argument(
         "--repetitions",
@@ -99,6 +99,47 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="cProfile the server process while N is held (needs --server instrumented)",
     )
     parser.add_argument(
+        "--sip-sizes",
+        type=_ints,
+        default=None,
+        help="dial-in calls for (d), ramped in this order [50,100,200,400,500; quick 10]",
+    )
+    parser.add_argument(
+        "--sip-conferences",
+        type=int,
+        default=None,
+        help="conferences of (d)'s 'many' layout [10; quick 2]",
+    )
+    parser.add_argument(
+        "--sip-layouts",
+        default="one,many",
+        help="(d)'s layouts: one (every call in one conference), many [one,many]",
+    )
+    parser.add_argument(
+        "--sip-rate", type=float, default=None, help="SIPp call rate (-r) in (d) [30; quick 20]"
+    )
+    parser.add_argument(
+        "--sip-hold", type=float, default=None, help="seconds each N is held in (d) [8; quick 3]"
+    )
+    parser.add_argument(
+        "--sip-budget",
+        type=float,
+        default=None,
+        help="seconds allowed for (d) before its ramps stop [300; quick 35]",
+    )
+    parser.add_argument(
+        "--sip-no-sinks",
+        action="store_true",
+        help="in (d), let the server's RTP to SIPp's unbound ports bounce as ICMP "
+        "(a loopback artefact charged to the server's sendto) instead of sinking it",
+    )
+    parser.add_argument(
+        "--sip-profile-at",
+        type=int,
+        default=None,
+        help="cProfile the server while N calls are held in (d) (needs --server instrumented)",
+    )
+    parser.add_argument(
         "--out",
         type=Path,
         default=ARTIFACTS / "benchmarks.json",
@@ -118,11 +159,26 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         args.loadgens = 1 if quick else 2
     if args.budget is None:
         args.budget = 30.0 if quick else 270.0
+    if args.sip_sizes is None:
+        args.sip_sizes = (10,) if quick else (50, 100, 200, 400, 500)
+    if args.sip_conferences is None:
+        args.sip_conferences = 2 if quick else 10
+    if args.sip_rate is None:
+        args.sip_rate = 20.0 if quick else 30.0
+    if args.sip_hold is None:
+        args.sip_hold = 3.0 if quick else 8.0
+    if args.sip_budget is None:
+        args.sip_budget = 35.0 if quick else 300.0
     if args.profile_at is not None and args.server != "instrumented":
         parser.error("--profile-at needs --server instrumented")
+    if args.sip_profile_at is not None and args.server != "instrumented":
+        parser.error("--sip-profile-at needs --server instrumented")
+    args.sip_layouts = tuple(p.strip() for p in args.sip_layouts.split(",") if p.strip())
+    if not args.sip_layouts or not set(args.sip_layouts) <= {"one", "many"}:
+        parser.error("--sip-layouts takes one and many")
     args.parts = {p.strip() for p in args.parts.split(",") if p.strip()}
-    if not args.parts <= {"a", "b", "c"}:
-        parser.error("--parts takes a, b and c")
+    if not args.parts <= {"a", "b", "c", "d"}:
+        parser.error("--parts takes a, b, c and d")
     return args
 
 
@@ -173,6 +229,13 @@ def main(argv: list[str] | None = None) -> int:
         except Exception as exc:  # keep (a) and (b), say what went wrong with (c)
             results["webrtc"] = {"error": f"{type(exc).__name__}: {exc}"}
             say(f"(c) failed: {type(exc).__name__}: {exc} (logs: {ARTIFACTS / 'bench-logs'})")
+            status = 1
+    if "d" in args.parts:
+        try:
+            _sip(args, baseline, results)
+        except Exception as exc:  # keep the other parts, say what went wrong with (d)
+            results["sip"] = {"error": f"{type(exc).__name__}: {exc}"}
+            say(f"(d) failed: {type(exc).__name__}: {exc} (logs: {ARTIFACTS / 'bench-logs/sip'})")
             status = 1
 
     results["seconds"] = time.monotonic() - began
@@ -306,6 +369,90 @@ def _webrtc(args: argparse.Namespace, baseline: Baseline, results: dict[str, Any
             f"{args.profile_at}.txt"
         )
     results["webrtc"] = outcome
+
+
+def _sip(args: argparse.Namespace, baseline: Baseline, results: dict[str, Any]) -> None:
+    options = sip_bench.Options(
+        sizes=args.sip_sizes,
+        conferences=args.sip_conferences,
+        layouts=args.sip_layouts,
+        rate=args.sip_rate,
+        hold=args.sip_hold,
+        settle=1.0 if args.quick else 1.5,
+        talkers=args.talkers,
+        server=args.server,
+        profile_at=args.sip_profile_at,
+        sinks=not args.sip_no_sinks,
+        budget=args.sip_budget,
+    )
+    say(
+        f"(d) SIP: SIPp dial-in calls (PCMU, PIN in RFC 4733, then G.711 RTP) on one server "
+        f"process ({args.server}); N ramped until overruns > "
+        f"{100 * options.fail_overruns:.0f}% or a call fails"
+    )
+    outcome = asyncio.run(sip_bench.run(baseline, options, say=say))
+    steps = [sip_bench.Step(**s) for s in outcome["steps"]]
+    steps.sort(key=lambda s: options.layouts.index(s.layout))  # stable: by N within each
+    say()
+    say(table(sip_bench.HEADERS, [sip_bench.step_row(s) for s in steps]))
+    say(
+        "set-up/s: calls let into their conference per second (first to last); at PIN: most "
+        "calls at the PIN prompt at once (the gateway admits 100);\nin after PIN: from placing "
+        "a call until it is in, beyond typing the PIN, later than the fastest call "
+        "(median/95%/max);\nms/set-up: server CPU per call set-up (approx.; includes the "
+        "greeting, played to each caller alone);\n"
+        "µs/leg/tick: server CPU per phone leg (participants + organisers) per 20 ms; in tick / "
+        "outside: inside the media tick (wall) / the rest (RTP receive, SIP, event loop)"
+    )
+    for note in outcome["notes"]:
+        say(f"note: {note}")
+    say()
+    if args.quick:
+        say("(quick run: small N and short holds; the figures below are indicative only)")
+    reference = sip_bench.JANUS_US_PER_LEG
+    say(
+        f"Server CPU per phone leg per tick (reference: Janus AudioBridge, C, about "
+        f"{reference:.0f} µs = {TICK_US / reference:.0f} legs per core):"
+    )
+    for layout, summary in outcome["summary"].items():
+        if not summary:
+            continue
+        line = f"  {layout}: "
+        if summary.get("real_time_calls"):
+            line += (
+                f"real time (overruns <= 1%, no failed call) up to N={summary['real_time_calls']} "
+                f"calls ({summary['real_time_legs']} legs): "
+                f"{summary['us_per_leg_at_max']:.0f} µs per leg "
+                f"= {summary['ratio_to_opus_encode_at_max']:.2f}x one encode "
+                f"= {summary['ratio_to_janus_at_max']:.1f}x Janus; "
+                f"~{summary['legs_per_core_at_max']:.0f} legs per core"
+            )
+        else:
+            line += "no N in real time"
+        if summary.get("first_failing_calls"):
+            line += f"; fails at N={summary['first_failing_calls']}"
+        say(line)
+        if "marginal_us_per_leg" in summary:
+            say(
+                f"    marginal (fit over N): {summary['marginal_us_per_leg']:.0f} µs per leg "
+                f"= {summary['marginal_ratio_to_opus_encode']:.2f}x one encode "
+                f"= {summary['marginal_ratio_to_janus']:.1f}x Janus, fixed "
+                f"{summary['fixed_us_per_tick']:.0f} µs/tick"
+            )
+        if "median_us_per_leg" in summary:
+            setup = summary["median_server_ms_per_setup"]
+            say(
+                f"    medians over N: {summary['median_us_per_leg']:.0f} µs per leg "
+                f"({summary['median_tick_us_per_leg']:.0f} in the tick, "
+                f"{summary['median_outside_tick_us_per_leg']:.0f} outside); set-up "
+                f"{summary['median_setup_rate']:.1f} calls/s"
+                + ("" if setup is None else f", {setup:.1f} ms server CPU per set-up")
+                + f"; SIPp {summary['median_sipp_core_percent'] / 100:.2f} core; calls "
+                f"{summary['successful_calls']} ok, {summary['failed_calls']} failed"
+            )
+    for name in outcome["profiles"]:
+        say(f"\nServer profile ({name}): artifacts/sip-server-profile-{name}.txt")
+    results["sip"] = outcome
 
 
 if __name__ == "__main__":

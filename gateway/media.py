@@ -308,10 +308,11 @@ class RtpPortPool:
         if alaw.any():
             pcm8[alaw] = PCMA.decode(codes[alaw])
         self._up.process(pcm8, out=self.frames)
-        for leg, digits in enumerate(self._inband.feed(pcm8)):
-            if digits:
+        # In-band detection only matters for phones without RFC 4733 (rare on trunks).
+        if any(port.inband_dtmf for port in self._ports.values()):
+            for leg, digits in enumerate(self._inband.feed(pcm8)):
                 port = self._ports.get(leg)
-                if port is not None and port.inband_dtmf:
+                if digits and port is not None and port.inband_dtmf:
                     for digit in digits:
                         port.deliver_digit(digit)
         now = time.monotonic()

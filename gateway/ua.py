@@ -764,8 +764,10 @@ class SipGateway:
             return
         call.ended = True
         self._forget(call)
-        await self.service.phone_left(call.leg_id, reason)
+        # Media first: if this was the organiser, ending the conference must not
+        # queue a farewell for a phone that has already hung up.
         await self.media(m.CloseLeg(call.leg_id))
+        await self.service.phone_left(call.leg_id, reason)
 
     # -- sending ---------------------------------------------------------------------------------
 

@@ -125,6 +125,8 @@ def create_app(settings: Settings) -> web.Application:
             rtp_host=rtp_host,
             numbers=service.access_numbers,
             language=settings.default_language,
+            max_calls=settings.sip_max_calls,
+            max_unjoined=settings.sip_max_pin_prompt,
         )
 
         if settings.sip_trunk:

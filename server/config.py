@@ -25,6 +25,9 @@ class Settings:
     smtp_url: str = ""
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060
+    # Phone calls at once, and callers at the PIN prompt at once (beyond: 503).
+    sip_max_calls: int = 500
+    sip_max_pin_prompt: int = 100
     # Address put in SDP for phones' RTP (default: the SIP address) and the port range.
     rtp_host: str = ""
     rtp_port_min: int = 20000
@@ -92,6 +95,8 @@ _OPTIONS: tuple[tuple[str, type, str], ...] = (
     ("dial_out_max_total", int, "most simultaneous dial-out calls in all"),
     ("ring_timeout", float, "seconds a dialled phone may ring before we give up"),
     ("dial_out_press_one", bool, "ask called people to press 1 before they join (1/0)"),
+    ("sip_max_calls", int, "most phone calls at once (more get 503)"),
+    ("sip_max_pin_prompt", int, "most callers at the PIN prompt at once (more get 503)"),
     ("rtp_host", str, "address of phone media (RTP) in SDP (default: the SIP host)"),
     ("rtp_port_min", int, "lowest RTP port for phone legs"),
     ("rtp_port_max", int, "highest RTP port for phone legs"),

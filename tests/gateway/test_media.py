@@ -125,3 +125,21 @@ async def test_alaw_legs_and_the_encoder() -> None:
     decoded = PCMA.decode(np.frombuffer(b"".join(received[5:]), dtype=np.uint8))
     assert tone_level(decoded, 440, rate=8000) > -15
     await port.close()
+
+
+async def test_inband_dtmf_for_phones_without_rfc4733() -> None:
+    pool = RtpPortPool("127.0.0.1", 31400, 31500)
+    phone = Phone()
+    digits: list[str] = []
+    command = m.AddRtpLeg("c", "old-phone", "127.0.0.1", phone.port, "PCMU", 0)
+    port, host, number = await pool.create(command, lambda s: None, digits.append)
+    got = watch(port)
+    t = np.arange(8000 // 5) / 8000  # 200 ms of "7": 852 Hz + 1209 Hz
+    key = (np.sin(2 * np.pi * 852 * t) + np.sin(2 * np.pi * 1209 * t)) * 0.25 * 32767
+    codes = PCMU.encode(np.concatenate([key, np.zeros(1600)]).astype(np.int16)).tobytes()
+    for i in range(len(codes) // 160):
+        phone.send(rtp(0, i, i * 160, codes[i * 160 : (i + 1) * 160]), (host, number))
+        await arrived(port, got, i + 1)
+        pool.tick(i)
+    assert digits == ["7"]
+    await port.close()

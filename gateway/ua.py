@@ -121,7 +121,7 @@ class Call:
     client_tx: object | None = None
     digest: DigestClient | None = None
     auth_tries: int = 0
-    ring_deadline: float = 0.0
+    ring_deadline: float = float("inf")  # set when the INVITE goes out
     ringing: bool = False
     cancelled: bool = False
     ack: SipRequest | None = None
@@ -557,6 +557,9 @@ class SipGateway:
             self._forget(call)
             await self.service.dial_progress(leg_id, "failed")
             return
+        if call.cancelled or call.ended:  # given up on before the INVITE went out
+            await self._dial_failed(call, "no-answer")
+            return
         call.offer = make_offer(
             reply.local_host, reply.local_port, ("PCMU", "PCMA", "telephone-event"),
             session_id=secrets.randbelow(2**31), session_version=1,
@@ -673,6 +676,8 @@ class SipGateway:
         if call.cancelled or call.dialog is not None:
             return
         call.cancelled = True
+        if call.client_tx is None:
+            return  # no INVITE sent yet: dial() sees the flag and stops there
         try:
             self.layer.send_request(make_cancel(call.invite), self.monotonic(), peer=call.peer)
         except Exception:

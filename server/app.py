@@ -18,6 +18,8 @@ from .config import Settings
 from .media.engine import MediaEngine
 from .media.messages import MediaEvent
 from .media.prompts import PromptLibrary
+from .notify.outbox import Outbox
+from .notify.smtp import SmtpTransport
 from .realtime import LiveBroadcaster, LiveNamespace, create_sio
 from .service import ConferenceService
 from .store.sqlite import SqliteStore
@@ -117,6 +119,9 @@ def create_app(settings: Settings) -> web.Application:
         )
         engine.tick_hooks.append(rtp_ports.tick)
         service = ConferenceService(settings, store, engine.request)
+        transport = SmtpTransport.from_url(settings.smtp_url) if settings.smtp_url else None
+        outbox = Outbox(store, transport, mail_from=settings.mail_from)
+        service.outbox = outbox
         gateway = SipGateway(
             service,
             engine.request,
@@ -151,6 +156,7 @@ def create_app(settings: Settings) -> web.Application:
         app[ENGINE] = engine
         app[GATEWAY] = gateway
         await service.recover()
+        await outbox.start()
         sip = SipTransports(gateway, settings.sip_host, settings.sip_port)
         await sip.start()
         await gateway.start()
@@ -164,6 +170,7 @@ def create_app(settings: Settings) -> web.Application:
         await sip.stop()
         await broadcaster.stop()
         await engine.stop()
+        await outbox.stop()
         await service.close()
         await store.close()
 

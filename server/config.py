@@ -23,6 +23,8 @@ class Settings:
     data_dir: Path = Path("./data")
     public_url: str = ""
     smtp_url: str = ""
+    # Sender of invitations and other mail (RFC 5322 address, with a display name).
+    mail_from: str = "Telekonf <noreply@localhost>"
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060
     # Phone calls at once, and callers at the PIN prompt at once (beyond: 503).
@@ -82,7 +84,9 @@ _OPTIONS: tuple[tuple[str, type, str], ...] = (
     ("http_port", int, "port the HTTP server listens on"),
     ("data_dir", Path, "directory of the SQLite database and other state"),
     ("public_url", str, "base URL of links handed to users (default: http://HOST:PORT)"),
-    ("smtp_url", str, "outgoing mail server, smtp://[user:pass@]host:port"),
+    ("smtp_url", str, "outgoing mail server, smtp://[user:pass@]host:port "
+     "(smtp+starttls://… for STARTTLS, smtps://… for implicit TLS)"),
+    ("mail_from", str, "sender address of outgoing mail, e.g. 'Telekonf <noreply@example.org>'"),
     ("sip_host", str, "address of the SIP gateway"),
     ("sip_port", int, "port of the SIP gateway (UDP and TCP; 0: any free port)"),
     ("sip_trunk", str, "outbound proxy for dial-out, e.g. sip:127.0.0.1:5070 (empty: no dial-out)"),
@@ -172,6 +176,13 @@ def load_settings(
         parse_access_numbers(settings.access_numbers)
     except ValueError as exc:
         raise SystemExit(f"{env_name('access_numbers')}: {exc}") from exc
+    if settings.smtp_url:
+        from .notify.smtp import SmtpTransport
+
+        try:
+            SmtpTransport.from_url(settings.smtp_url)
+        except ValueError as exc:
+            raise SystemExit(f"{env_name('smtp_url')}: {exc}") from exc
     return settings
 
 

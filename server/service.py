@@ -20,6 +20,8 @@ from .access import parse_access_numbers
 from .config import Settings
 from .dialout import DialOutRefused, check_destination
 from .media import messages as m
+from .notify.invitations import build_invitations
+from .notify.outbox import Outbox
 from .pins import (
     MODERATOR_PIN_DIGITS,
     PARTICIPANT_PIN_DIGITS,
@@ -30,7 +32,7 @@ from .pins import (
 )
 from .store import PinTaken, RosterEvent, Store, TokenRecord
 from .throttle import PinThrottle
-from .views import conference_view, participant_view, report_view
+from .views import conference_view, iso, participant_view, report_view
 
 logger = logging.getLogger(__name__)
 
@@ -117,6 +119,8 @@ class ConferenceService:
         self.dialer: Dialer | None = None
         self._listeners: list[Callable[[Notice], None]] = []
         self._tasks: set[asyncio.Task[Any]] = set()
+        #: the durable outbox of e-mails; None: no notifications (e.g. some tests)
+        self.outbox: Outbox | None = None
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -129,6 +133,10 @@ class ConferenceService:
                 listener((event, conference_id, payload))
             except Exception:
                 logger.exception("live listener failed")
+
+    def organizer_url(self, conference_id: str, token: str) -> str:
+        # The token rides in the fragment: it never reaches a server log.
+        return f"{self.settings.base_url}/organizer/{conference_id}#token={token}"
 
     def join_url(self, pin: str | None = None) -> str:
         base = f"{self.settings.base_url}/join"
@@ -223,6 +231,16 @@ class ConferenceService:
         await self.store.add_token(token_hash(token), TokenRecord("organizer", conf.id, None, None))
         live = _Live(conf, pin, moderator_pin)
         self._live[conf.id] = live
+        if self.outbox is not None:
+            # Stored (committed) before the answer; the sender delivers them.
+            await self.outbox.enqueue(
+                build_invitations(
+                    conf, pin=pin, moderator_pin=moderator_pin, join_url=self.join_url(pin),
+                    organizer_url=self.organizer_url(conf.id, token),
+                    numbers=self.access_numbers, base_url=self.settings.base_url,
+                    now=self.now(),
+                )
+            )
         await self._media(m.OpenConference(conf.id, language))
         return self._view(live, organizer=True), token
 
@@ -269,6 +287,27 @@ class ConferenceService:
         self.require_organizer(principal, conference_id)
         live = await self._load(conference_id)
         return report_view(live.conference, await self.store.roster(conference_id))
+
+    async def notifications(
+        self, principal: Principal, conference_id: str
+    ) -> list[dict[str, Any]]:
+        """What was sent to whom, per recipient and channel (organiser only)."""
+        self.require_organizer(principal, conference_id)
+        await self._load(conference_id)
+        return [
+            {
+                "recipient": e.recipient,
+                "name": e.recipient_name,
+                "channel": e.channel,
+                "kind": e.kind,
+                "state": e.state,
+                "attempts": e.attempts,
+                "last_error": e.last_error,
+                "created_at": iso(e.created_at),
+                "sent_at": iso(e.sent_at),
+            }
+            for e in await self.store.outbox_for_conference(conference_id)
+        ]
 
     # -- joining ---------------------------------------------------------------------
 
@@ -516,7 +555,11 @@ class ConferenceService:
                 email=participant.email, phone=participant.phone,
             )
             if participant.joined_at is None:
-                conf.participants.pop(pid)  # never connected: replace the invitation
+                # Never connected: the new call replaces the invitation.
+                conf.participants.pop(pid)
+                await self.store.delete_participant(pid)
+                self._conference_of_leg.pop(pid, None)
+                self._publish("participant_removed", conf.id, {"id": pid})
             await self._persist(live, conf.invite(again))
             self._spawn(self._dial(live, again))
             return participant_view(again, conf)

@@ -321,6 +321,7 @@ function startLive() {
   socket.on('connect', () => setLive('online'));
   socket.on('disconnect', () => setLive('offline'));
   socket.on('snapshot', onSnapshot);
+  socket.on('participant_removed', ({ id }) => dropCard(id));
   socket.on('participant', (p) => {
     upsert(p);
     if (p.role === 'organizer') renderConference(); // the join link may use the name
@@ -386,7 +387,15 @@ $('cards-active').parentElement.addEventListener('click', async (event) => {
     const data = await run(() => api(`${path}/call`, { method: 'POST', token }), {
       participantId: id,
     });
-    if (data !== null) await syncParticipants();
+    if (data !== null) {
+      if (data.replaces && data.participant && data.participant.id !== data.replaces) {
+        // The invitation that never connected is gone; the new leg takes its place.
+        const old = participants.get(data.replaces);
+        if (old && !old.joined_at) dropCard(data.replaces);
+        if (!participants.has(data.participant.id)) upsert(data.participant);
+      }
+      await syncParticipants();
+    }
   }
 });
 
@@ -395,6 +404,16 @@ $('cards-active').parentElement.addEventListener('click', async (event) => {
  * connected, and no live event says the old one is gone: drop cards the server no longer
  * has, add ones we missed; cards we have stay as live updates left them (they may be newer).
  */
+function dropCard(id) {
+  const p = participants.get(id);
+  if (!p) return;
+  participants.delete(id);
+  cards.get(id)?.remove();
+  cards.delete(id);
+  if (p.phone) refreshSameNumber(id, p.phone);
+  renderCounts();
+}
+
 async function syncParticipants() {
   let data;
   try {
@@ -404,12 +423,8 @@ async function syncParticipants() {
   }
   const list = Array.isArray(data?.participants) ? data.participants : [];
   const ids = new Set(list.map((p) => p.id));
-  for (const [id, p] of [...participants]) {
-    if (ids.has(id)) continue;
-    participants.delete(id);
-    cards.get(id)?.remove();
-    cards.delete(id);
-    if (p.phone) refreshSameNumber(id, p.phone);
+  for (const id of [...participants.keys()]) {
+    if (!ids.has(id)) dropCard(id);
   }
   for (const p of list) if (!participants.has(p.id)) upsert(p);
   renderCounts();

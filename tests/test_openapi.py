@@ -178,7 +178,9 @@ def test_the_reusable_schemas_are_there(doc: dict[str, Any]) -> None:
     assert set(doc["components"]["securitySchemes"]) == {"organizerToken", "participantToken"}
     live = doc["x-socketio"]
     assert live["namespace"] == "/live"
-    assert set(live["serverEvents"]) == {"snapshot", "participant", "conference"}
+    assert set(live["serverEvents"]) == {
+        "snapshot", "participant", "participant_removed", "conference",
+    }
 
 
 def test_every_example_fits_its_schema(doc: dict[str, Any], contract: Contract) -> None:

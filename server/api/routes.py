@@ -74,7 +74,7 @@ async def create_conference(request: web.Request) -> web.Response:
     base = service.settings.base_url
     view.update(
         organizer_token=token,
-        organizer_url=f"{base}/organizer/{view['id']}#token={token}",
+        organizer_url=service.organizer_url(view["id"], token),
         api_url=f"{base}/api/v1/conferences/{view['id']}",
     )
     return web.json_response(view, status=201, headers={"Location": view["api_url"]})
@@ -179,6 +179,13 @@ async def end_conference(request: web.Request) -> web.Response:
 async def report(request: web.Request) -> web.Response:
     principal = await _principal(request)
     return web.json_response(await _service(request).report(principal, request.match_info["id"]))
+
+
+@routes.get("/api/v1/conferences/{id}/notifications")
+async def notifications(request: web.Request) -> web.Response:
+    principal = await _principal(request)
+    answer = await _service(request).notifications(principal, request.match_info["id"])
+    return web.json_response(answer)
 
 
 @routes.post("/api/v1/join")

@@ -42,6 +42,42 @@ class ConferenceRecord:
     moderator_pin: str
 
 
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A message to be stored in the outbox before anything is sent."""
+
+    conference_id: str
+    kind: str  # "invitation" or "invitation-organizer"
+    recipient: str  # the address (an e-mail address for channel "email")
+    recipient_name: str
+    subject: str
+    body_text: str
+    body_html: str
+    ics: str | None = None
+    channel: str = "email"
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxEntry:
+    id: int
+    conference_id: str
+    kind: str
+    recipient: str
+    recipient_name: str
+    channel: str
+    subject: str
+    body_text: str
+    body_html: str
+    ics: str | None
+    state: str  # queued, sending, sent or failed
+    attempts: int
+    next_attempt_at: datetime
+    last_error: str | None
+    created_at: datetime
+    sent_at: datetime | None
+    message_id: str | None
+
+
 class Store(Protocol):
     async def open(self) -> None: ...
 
@@ -54,6 +90,8 @@ class Store(Protocol):
     async def save_conference(self, conference: Conference) -> None: ...
 
     async def save_participant(self, conference_id: str, participant: Participant) -> None: ...
+
+    async def delete_participant(self, participant_id: str) -> None: ...
 
     async def add_roster_event(self, event: RosterEvent) -> None: ...
 
@@ -70,3 +108,21 @@ class Store(Protocol):
     async def add_token(self, token_hash: str, record: TokenRecord) -> None: ...
 
     async def get_token(self, token_hash: str) -> TokenRecord | None: ...
+
+    async def add_outbox(self, items: list[OutboxItem], now: datetime) -> list[int]: ...
+
+    async def due_outbox(self, now: datetime, limit: int = 50) -> list[OutboxEntry]: ...
+
+    async def next_outbox_due(self) -> datetime | None: ...
+
+    async def outbox_sending(self, entry_id: int, attempts: int, message_id: str) -> None: ...
+
+    async def outbox_sent(self, entry_id: int, now: datetime) -> None: ...
+
+    async def outbox_retry(
+        self, entry_id: int, error: str, next_attempt_at: datetime | None
+    ) -> None: ...
+
+    async def requeue_outbox_sending(self, now: datetime) -> int: ...
+
+    async def outbox_for_conference(self, conference_id: str) -> list[OutboxEntry]: ...

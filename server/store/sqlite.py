@@ -7,7 +7,7 @@ the process dying a moment later.
 from __future__ import annotations
 
 import sqlite3
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import aiosqlite
@@ -20,7 +20,7 @@ from ..conference import (
     Participant,
     Role,
 )
-from . import ConferenceRecord, PinTaken, RosterEvent, TokenRecord
+from . import ConferenceRecord, OutboxEntry, OutboxItem, PinTaken, RosterEvent, TokenRecord
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conferences (
@@ -83,12 +83,42 @@ CREATE TABLE IF NOT EXISTS tokens (
 """
 
 
+# Version 2: the durable outbox of notifications (invitations by e-mail).
+OUTBOX_SCHEMA = """
+CREATE TABLE IF NOT EXISTS outbox (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conference_id TEXT NOT NULL REFERENCES conferences(id),
+    kind TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    recipient_name TEXT NOT NULL DEFAULT '',
+    channel TEXT NOT NULL DEFAULT 'email',
+    subject TEXT NOT NULL,
+    body_text TEXT NOT NULL,
+    body_html TEXT NOT NULL,
+    ics TEXT,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    message_id TEXT
+);
+CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX IF NOT EXISTS outbox_by_conference ON outbox(conference_id, id);
+"""
+
 #: Each entry moves the schema one version on; never edit a published one.
-MIGRATIONS: tuple[str, ...] = (SCHEMA,)
+MIGRATIONS: tuple[str, ...] = (SCHEMA, OUTBOX_SCHEMA)
 
 
 def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def _utc(value: datetime) -> str:
+    """Outbox times: always UTC in one format, so SQL compares them as text."""
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _parse_time(value: str | None) -> datetime | None:
@@ -203,6 +233,13 @@ class SqliteStore:
             ),
         )
 
+    async def delete_participant(self, participant_id: str) -> None:
+        """An invitation that never connected, replaced by a new call."""
+        await self.db.execute(
+            "DELETE FROM participants WHERE id=? AND joined_at IS NULL", (participant_id,)
+        )
+        await self.db.commit()
+
     async def add_roster_event(self, event: RosterEvent) -> None:
         await self.db.execute(
             "INSERT INTO roster_events (conference_id, participant_id, kind, at, mode, detail)"
@@ -309,3 +346,101 @@ class SqliteStore:
             row["kind"], row["conference_id"], row["participant_id"],
             _parse_time(row["expires_at"]),
         )
+
+    # -- the outbox ------------------------------------------------------------------
+
+    async def add_outbox(self, items: list[OutboxItem], now: datetime) -> list[int]:
+        ids = []
+        for item in items:
+            cursor = await self.db.execute(
+                "INSERT INTO outbox (conference_id, kind, recipient, recipient_name, channel,"
+                " subject, body_text, body_html, ics, state, attempts, next_attempt_at,"
+                " created_at) VALUES (?,?,?,?,?,?,?,?,?,'queued',0,?,?)",
+                (
+                    item.conference_id, item.kind, item.recipient, item.recipient_name,
+                    item.channel, item.subject, item.body_text, item.body_html, item.ics,
+                    _utc(now), _utc(now),
+                ),
+            )
+            ids.append(int(cursor.lastrowid or 0))
+            await cursor.close()
+        await self.db.commit()
+        return ids
+
+    @staticmethod
+    def _outbox_entry(r: sqlite3.Row) -> OutboxEntry:
+        return OutboxEntry(
+            id=r["id"], conference_id=r["conference_id"], kind=r["kind"],
+            recipient=r["recipient"], recipient_name=r["recipient_name"], channel=r["channel"],
+            subject=r["subject"], body_text=r["body_text"], body_html=r["body_html"],
+            ics=r["ics"], state=r["state"], attempts=r["attempts"],
+            next_attempt_at=_parse_time(r["next_attempt_at"]) or datetime.min,
+            last_error=r["last_error"],
+            created_at=_parse_time(r["created_at"]) or datetime.min,
+            sent_at=_parse_time(r["sent_at"]), message_id=r["message_id"],
+        )
+
+    async def due_outbox(self, now: datetime, limit: int = 50) -> list[OutboxEntry]:
+        async with self.db.execute(
+            "SELECT * FROM outbox WHERE state='queued' AND next_attempt_at<=?"
+            " ORDER BY next_attempt_at, id LIMIT ?",
+            (_utc(now), limit),
+        ) as cursor:
+            return [self._outbox_entry(r) for r in await cursor.fetchall()]
+
+    async def next_outbox_due(self) -> datetime | None:
+        async with self.db.execute(
+            "SELECT MIN(next_attempt_at) FROM outbox WHERE state='queued'"
+        ) as cursor:
+            row = await cursor.fetchone()
+        return _parse_time(row[0]) if row else None
+
+    async def outbox_sending(self, entry_id: int, attempts: int, message_id: str) -> None:
+        await self.db.execute(
+            "UPDATE outbox SET state='sending', attempts=?, message_id=? WHERE id=?",
+            (attempts, message_id, entry_id),
+        )
+        await self.db.commit()
+
+    async def outbox_sent(self, entry_id: int, now: datetime) -> None:
+        # The bodies are no longer needed; the organiser's held a secret link.
+        await self.db.execute(
+            "UPDATE outbox SET state='sent', sent_at=?, last_error=NULL, body_text='',"
+            " body_html='', ics=NULL WHERE id=?",
+            (_utc(now), entry_id),
+        )
+        await self.db.commit()
+
+    async def outbox_retry(
+        self, entry_id: int, error: str, next_attempt_at: datetime | None
+    ) -> None:
+        """Back to the queue until ``next_attempt_at``; None: give up (failed)."""
+        if next_attempt_at is None:
+            await self.db.execute(
+                "UPDATE outbox SET state='failed', last_error=?, body_text='', body_html='',"
+                " ics=NULL WHERE id=?",
+                (error, entry_id),
+            )
+        else:
+            await self.db.execute(
+                "UPDATE outbox SET state='queued', last_error=?, next_attempt_at=? WHERE id=?",
+                (error, _utc(next_attempt_at), entry_id),
+            )
+        await self.db.commit()
+
+    async def requeue_outbox_sending(self, now: datetime) -> int:
+        """After a crash: what was being sent goes back to the queue (same Message-ID)."""
+        cursor = await self.db.execute(
+            "UPDATE outbox SET state='queued', next_attempt_at=? WHERE state='sending'",
+            (_utc(now),),
+        )
+        count = cursor.rowcount
+        await cursor.close()
+        await self.db.commit()
+        return int(count)
+
+    async def outbox_for_conference(self, conference_id: str) -> list[OutboxEntry]:
+        async with self.db.execute(
+            "SELECT * FROM outbox WHERE conference_id=? ORDER BY id", (conference_id,)
+        ) as cursor:
+            return [self._outbox_entry(r) for r in await cursor.fetchall()]

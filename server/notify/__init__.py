@@ -1,0 +1,1 @@
+"""Notifications: invitations by e-mail through a durable outbox (SQLite) over SMTP."""

@@ -1,0 +1,219 @@
+"""The durable outbox: every message is committed to SQLite before it is sent.
+
+A single sender task delivers what is due, one SMTP transaction per message:
+
+1. the row is marked ``sending`` (attempts + 1, its Message-ID recorded) and committed;
+2. the message goes to the SMTP server;
+3. on the server's acceptance the row becomes ``sent``; on an error it goes back to
+   ``queued`` with the next attempt after 10 s, 30 s, 2 min, 10 min, then every 30 min,
+   until it is 24 h old: then ``failed``. A refused recipient fails at once.
+
+A restart loses nothing: ``queued`` rows are sent by the next process. A row found in
+``sending`` at start-up was interrupted between steps 1 and 3; it is queued again and
+sent once more with the *same* Message-ID (``<outbox-ID.CONFERENCE@DOMAIN>``).
+
+The window that remains, honestly: if the process dies after the SMTP server accepted
+the message (its 250 after DATA) but before ``sent`` is committed (a few milliseconds),
+the message is delivered twice. Delivery is at-least-once, not exactly-once; the
+duplicate carries the identical Message-ID, so mail servers and clients that
+de-duplicate by Message-ID drop it, and anyone can recognise it. Choosing the other
+side (never resend a ``sending`` row) would lose invitations instead.
+
+Time is injected (``now``) so tests drive retries with a fake clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, parseaddr
+from typing import Protocol
+
+import aiosmtplib
+
+from ..store import OutboxEntry, OutboxItem, Store
+
+logger = logging.getLogger(__name__)
+
+#: seconds before the 1st, 2nd, … retry; the last one repeats
+BACKOFF_SECONDS = (10, 30, 120, 600, 1800)
+#: a message this old that still could not be sent is given up
+GIVE_UP_AFTER = timedelta(hours=24)
+#: the sender looks at the queue at least this often (seconds)
+POLL_SECONDS = 60.0
+
+
+class Transport(Protocol):
+    async def send(self, message: EmailMessage) -> None: ...
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the ``attempts``-th failed attempt (1-based)."""
+    index = min(max(attempts, 1), len(BACKOFF_SECONDS)) - 1
+    return timedelta(seconds=BACKOFF_SECONDS[index])
+
+
+def one_line(value: str) -> str:
+    """A header value can never carry CR/LF (or other controls): no header injection."""
+    return " ".join("".join(ch if ch.isprintable() else " " for ch in value).split())
+
+
+def mail_domain(mail_from: str) -> str:
+    _, address = parseaddr(mail_from)
+    domain = address.rpartition("@")[2]
+    return domain or "localhost"
+
+
+def message_id(entry: OutboxEntry, domain: str) -> str:
+    """Stable per outbox row: a resend after a crash carries the same Message-ID."""
+    return f"<outbox-{entry.id}.{entry.conference_id}@{domain}>"
+
+
+def _address(name: str, addr: str) -> Address:
+    username, _, domain = addr.partition("@")
+    return Address(display_name=one_line(name), username=username, domain=domain)
+
+
+def build_email(entry: OutboxEntry, mail_from: str, now: datetime) -> EmailMessage:
+    """The MIME message of an outbox row: text + HTML alternatives, the .ics attached."""
+    from_name, from_addr = parseaddr(one_line(mail_from))
+    msg = EmailMessage()
+    msg["From"] = _address(from_name, from_addr or "noreply@localhost")
+    msg["To"] = _address(entry.recipient_name, entry.recipient)
+    msg["Subject"] = one_line(entry.subject)
+    msg["Date"] = format_datetime(entry.created_at.astimezone(UTC))
+    msg["Message-ID"] = message_id(entry, mail_domain(mail_from))
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(entry.body_text)
+    msg.add_alternative(entry.body_html, subtype="html")
+    if entry.ics:
+        method = "REQUEST" if "METHOD:REQUEST" in entry.ics else "PUBLISH"
+        msg.add_attachment(
+            entry.ics, subtype="calendar", filename="invitation.ics",
+            params={"method": method},
+        )
+    return msg
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Outbox:
+    def __init__(
+        self,
+        store: Store,
+        transport: Transport | None,
+        *,
+        mail_from: str,
+        now: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.store = store
+        self.transport = transport
+        self.mail_from = mail_from
+        self.now = now
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._warned_no_transport = False
+        self._lock = asyncio.Lock()
+
+    async def enqueue(self, items: list[OutboxItem]) -> list[int]:
+        """Store the messages (committed) and wake the sender."""
+        if not items:
+            return []
+        ids = await self.store.add_outbox(items, self.now())
+        self._wake.set()
+        return ids
+
+    async def deliver_due(self) -> int:
+        """Send every message that is due now; returns how many were sent."""
+        async with self._lock:
+            sent = 0
+            while True:
+                due = await self.store.due_outbox(self.now())
+                if not due:
+                    return sent
+                if self.transport is None:
+                    if not self._warned_no_transport:
+                        logger.warning(
+                            "no SMTP server configured (TELEKONF_SMTP_URL):"
+                            " %d message(s) stay queued", len(due),
+                        )
+                        self._warned_no_transport = True
+                    return sent
+                for entry in due:
+                    sent += await self._deliver(entry)
+
+    async def _deliver(self, entry: OutboxEntry) -> int:
+        assert self.transport is not None
+        attempts = entry.attempts + 1
+        mid = message_id(entry, mail_domain(self.mail_from))
+        await self.store.outbox_sending(entry.id, attempts, mid)
+        try:
+            await self.transport.send(build_email(entry, self.mail_from, self.now()))
+        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
+            error = f"{type(exc).__name__}: {exc}"[:500]
+            now = self.now()
+            permanent = isinstance(exc, aiosmtplib.SMTPRecipientsRefused)
+            next_at = now + backoff(attempts)
+            if permanent or next_at - entry.created_at > GIVE_UP_AFTER:
+                logger.warning("outbox %d to %s failed for good: %s", entry.id,
+                               entry.recipient, error)
+                await self.store.outbox_retry(entry.id, error, None)
+            else:
+                logger.info("outbox %d: %s; next attempt at %s", entry.id, error,
+                            next_at.isoformat())
+                await self.store.outbox_retry(entry.id, error, next_at)
+            return 0
+        except Exception as exc:  # a bug must not stop the sender; retry later
+            logger.exception("outbox %d: unexpected error", entry.id)
+            await self.store.outbox_retry(
+                entry.id, f"{type(exc).__name__}: {exc}"[:500], self.now() + backoff(attempts)
+            )
+            return 0
+        await self.store.outbox_sent(entry.id, self.now())
+        logger.info("outbox %d sent to %s", entry.id, entry.recipient)
+        return 1
+
+    # -- the sender task -------------------------------------------------------------
+
+    async def start(self) -> None:
+        requeued = await self.store.requeue_outbox_sending(self.now())
+        if requeued:
+            logger.warning(
+                "%d message(s) were being sent when the service stopped: sending again"
+                " (same Message-ID)", requeued,
+            )
+        self._task = asyncio.create_task(self._run(), name="outbox-sender")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            try:
+                await self._task
+            except asyncio.CancelledError:
+                pass
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            self._wake.clear()
+            try:
+                await self.deliver_due()
+                delay = POLL_SECONDS
+                due = await self.store.next_outbox_due()
+                if due is not None and self.transport is not None:
+                    delay = min(POLL_SECONDS, max(0.05, (due - self.now()).total_seconds()))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                logger.exception("the outbox sender failed; trying again")
+                delay = POLL_SECONDS
+            try:
+                await asyncio.wait_for(self._wake.wait(), delay)
+            except TimeoutError:
+                pass

@@ -38,8 +38,6 @@ import shutil
 import socket
 import struct
 import subprocess
-import sys
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -56,7 +54,6 @@ from gateway.resample import Downsampler
 
 from .common import (
     ARTIFACTS,
-    ROOT,
     TICK_US,
     Baseline,
     background_noise,
@@ -64,6 +61,7 @@ from .common import (
     process_cpu_seconds,
     speech_like,
 )
+from .server_process import ServerProcess, free_port
 
 #: the issue's reference for phone legs: Janus AudioBridge (C), CPU per leg per 20 ms tick
 JANUS_US_PER_LEG = 30.0
@@ -483,16 +481,10 @@ def udp_counters() -> dict[str, int]:
 # -- the server ------------------------------------------------------------------------------
 
 
-def _free_port(kind: int) -> int:
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def _free_sip_port() -> int:
     """A port free for both UDP and TCP (the gateway listens on both)."""
     for _ in range(50):
-        port = _free_port(socket.SOCK_DGRAM)
+        port = free_port(socket.SOCK_DGRAM)
         with socket.socket() as tcp:
             try:
                 tcp.bind(("127.0.0.1", port))
@@ -502,78 +494,16 @@ def _free_sip_port() -> int:
     raise RuntimeError("no free port for SIP")
 
 
-class SipServer:
+class SipServer(ServerProcess):
     """``telekonf serve`` with its SIP gateway on a free port (ICE on loopback)."""
 
     def __init__(self, kind: str, log_dir: Path) -> None:
-        self.port = _free_port(socket.SOCK_STREAM)
         self.sip_port = _free_sip_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._tmp = Path(tempfile.mkdtemp(prefix="telekonf-sip-bench-"))
-        module = "benchmarks.serve" if kind == "instrumented" else "server.cli"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_dir / "server.log"
-        self._log = self.log_path.open("wb")
-        env = dict(
-            os.environ,
-            PYTHONPATH=str(ROOT),
-            TELEKONF_ICE_ADDRESSES="127.0.0.1",
-            OPENBLAS_NUM_THREADS="1",
+        super().__init__(
+            kind, log_dir, prefix="telekonf-sip-bench-",
+            args=("--sip-port", str(self.sip_port)),
+            env={"TELEKONF_ICE_ADDRESSES": "127.0.0.1", "OPENBLAS_NUM_THREADS": "1"},
         )
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                module,
-                "serve",
-                "--http-port",
-                str(self.port),
-                "--sip-port",
-                str(self.sip_port),
-                "--data-dir",
-                str(self._tmp / "data"),
-                "--public-url",
-                self.url,
-                "--log-level",
-                "WARNING",
-            ],
-            cwd=ROOT,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=env,
-        )
-
-    async def ready(self, http: aiohttp.ClientSession, within: float = 30.0) -> None:
-        deadline = time.monotonic() + within
-        while True:
-            with contextlib.suppress(aiohttp.ClientError, OSError):
-                async with http.get(f"{self.url}/healthz") as response:
-                    if response.status == 200:
-                        return
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start (see {self.log_path})")
-            await asyncio.sleep(0.1)
-
-        #: cores the server uses with no call (its media clock ticking), see measure_idle
-        self.idle_core = 0.0
-
-    def cpu(self) -> tuple[float, float]:
-        return process_cpu_seconds(self.process.pid)
-
-    async def measure_idle(self, seconds: float = 1.5) -> None:
-        begin = sum(self.cpu())
-        await asyncio.sleep(seconds)
-        self.idle_core = (sum(self.cpu()) - begin) / seconds
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
-        shutil.rmtree(self._tmp, ignore_errors=True)
 
 
 async def _get_json(http: aiohttp.ClientSession, url: str, token: str | None = None) -> Any:
@@ -786,7 +716,7 @@ async def _step(
         "-i",
         "127.0.0.1",
         "-p",
-        str(_free_port(socket.SOCK_DGRAM)),
+        str(free_port(socket.SOCK_DGRAM)),
         "-mi",
         "127.0.0.1",
         "-mp",

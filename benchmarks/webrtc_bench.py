@@ -20,11 +20,7 @@ import io
 import json
 import os
 import pstats
-import shutil
-import socket
-import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -43,6 +39,7 @@ from .common import (
     process_cpu_seconds,
 )
 from .loadgen import PERIOD, per_tick
+from .server_process import ServerProcess
 
 
 @dataclass
@@ -102,69 +99,9 @@ class Step:
         return self.client_overrun_ratio
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-class Server:
+def start_server(kind: str, log_dir: Path) -> ServerProcess:
     """``telekonf serve`` as a subprocess, ICE on loopback (like tests/conftest.py)."""
-
-    def __init__(self, kind: str, log_dir: Path) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self._tmp = Path(tempfile.mkdtemp(prefix="telekonf-bench-"))
-        module = "benchmarks.serve" if kind == "instrumented" else "server.cli"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        self.log_path = log_dir / "server.log"
-        self._log = open(self.log_path, "wb")
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                module,
-                "serve",
-                "--http-port",
-                str(self.port),
-                "--data-dir",
-                str(self._tmp / "data"),
-                "--public-url",
-                self.url,
-                "--ice-addresses",
-                "127.0.0.1",
-                "--log-level",
-                "WARNING",
-            ],
-            cwd=ROOT,
-            stdout=self._log,
-            stderr=subprocess.STDOUT,
-            env=dict(os.environ, PYTHONPATH=str(ROOT)),
-        )
-
-    async def ready(self, http: aiohttp.ClientSession, within: float = 30.0) -> None:
-        deadline = time.monotonic() + within
-        while True:
-            with contextlib.suppress(aiohttp.ClientError, OSError):
-                async with http.get(f"{self.url}/healthz") as response:
-                    if response.status == 200:
-                        return
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the server did not start (see {self.log_path})")
-            await asyncio.sleep(0.1)
-
-    def cpu(self) -> tuple[float, float]:
-        return process_cpu_seconds(self.process.pid)
-
-    def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        self._log.close()
-        shutil.rmtree(self._tmp, ignore_errors=True)
+    return ServerProcess(kind, log_dir, args=("--ice-addresses", "127.0.0.1"))
 
 
 class LoadGen:
@@ -246,7 +183,7 @@ async def run(baseline: Baseline, options: Options, say: Any = print) -> dict[st
     """Run the ramp; returns everything measured (steps, summary, notes)."""
     began = time.monotonic()
     options.log_dir.mkdir(parents=True, exist_ok=True)
-    server = Server(options.server, options.log_dir)
+    server = start_server(options.server, options.log_dir)
     generators: list[LoadGen] = []
     steps: list[Step] = []
     notes: list[str] = []
@@ -355,7 +292,7 @@ async def _join(generators: list[LoadGen], current: int, target: int, options: O
 
 async def _hold(
     http: aiohttp.ClientSession,
-    server: Server,
+    server: ServerProcess,
     generators: list[LoadGen],
     stats_url: str | None,
     n: int,

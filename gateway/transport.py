@@ -89,15 +89,28 @@ class SipTransports:
 
     async def start(self) -> None:
         loop = asyncio.get_running_loop()
-        udp, _ = await loop.create_datagram_endpoint(
-            lambda: _UdpProtocol(self.gateway), local_addr=(self.host, self.port)
-        )
-        self._udp = udp
-        # With port 0 the system chose one: TCP listens on the same number.
-        self.port = udp.get_extra_info("sockname")[1]
-        self._tcp = await loop.create_server(
-            lambda: _TcpConnection(self), self.host, self.port, reuse_address=True
-        )
+        any_port = self.port == 0
+        for _ in range(20 if any_port else 1):
+            udp, _ = await loop.create_datagram_endpoint(
+                lambda: _UdpProtocol(self.gateway), local_addr=(self.host, 0 if any_port else
+                                                                self.port)
+            )
+            # With port 0 the system chose one: TCP listens on the same number, which
+            # another program may hold already; then choose again.
+            port = udp.get_extra_info("sockname")[1]
+            try:
+                self._tcp = await loop.create_server(
+                    lambda: _TcpConnection(self), self.host, port, reuse_address=True
+                )
+            except OSError:
+                udp.close()
+                if not any_port:
+                    raise
+                continue
+            self._udp, self.port = udp, port
+            break
+        else:
+            raise OSError(f"no port free for both UDP and TCP on {self.host}")
         self.gateway.add_transport("udp", self._send_udp)
         self.gateway.add_transport("tcp", self._send_tcp)
         self.gateway.contact_port = self.port

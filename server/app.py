@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
@@ -12,14 +12,22 @@ from gateway.media import RtpPortPool
 from gateway.transport import SipTransports
 from gateway.ua import SipGateway
 
+from .accounts.service import AccountService
+from .api.account_routes import routes as account_routes
+from .api.auth import ACCOUNTS
 from .api.errors import json_errors
-from .api.routes import SERVICE, routes
+from .api.routes import PLANNER, SERVICE, routes
 from .config import Settings
 from .media.engine import MediaEngine
 from .media.messages import MediaEvent
 from .media.prompts import PromptLibrary
 from .notify.outbox import Outbox
+from .notify.sms import provider_from_url
+from .notify.sms.dev import DevSmsProvider
+from .notify.sms.provider import SmsProvider
+from .notify.sms.segments import count_segments
 from .notify.smtp import SmtpTransport
+from .planning import ConferencePlanner
 from .realtime import LiveBroadcaster, LiveNamespace, create_sio
 from .service import ConferenceService
 from .store.sqlite import SqliteStore
@@ -42,6 +50,7 @@ OPENAPI_FILE = Path(__file__).resolve().parent / "api" / "openapi.json"
 SETTINGS = web.AppKey("settings", Settings)
 GATEWAY = web.AppKey("gateway", SipGateway)
 ENGINE = web.AppKey("engine", MediaEngine)
+SMS = web.AppKey("sms", SmsProvider)
 
 
 def _page(name: str) -> web.Response | web.FileResponse:
@@ -51,16 +60,56 @@ def _page(name: str) -> web.Response | web.FileResponse:
     return web.FileResponse(path, headers={"Cache-Control": "no-cache"})
 
 
-async def _home(request: web.Request) -> web.StreamResponse:
-    return _page("index.html")
+#: page paths and their files under static/
+PAGES = {
+    "/": "index.html",
+    "/join": "join.html",
+    "/organizer/{id}": "organizer.html",
+    "/signup": "signup.html",
+    "/login": "login.html",
+    "/reset": "reset.html",
+    "/account": "account.html",
+    "/contacts": "contacts.html",
+    "/dev/sms": "dev-sms.html",
+}
 
 
-async def _join_page(request: web.Request) -> web.StreamResponse:
-    return _page("join.html")
+def _page_handler(name: str) -> Callable[[web.Request], Awaitable[web.StreamResponse]]:
+    async def handler(request: web.Request) -> web.StreamResponse:
+        return _page(name)
+
+    return handler
 
 
-async def _organizer_page(request: web.Request) -> web.StreamResponse:
-    return _page("organizer.html")
+def _local_only(request: web.Request) -> None:
+    remote = request.remote or ""
+    if not (remote.startswith("127.") or remote == "::1"):
+        raise web.HTTPForbidden(reason="served to local clients only")
+
+
+async def _dev_sms(request: web.Request) -> web.Response:
+    """The development SMS sink's messages (no real SMS provider configured)."""
+    _local_only(request)
+    sms = request.app[SMS]
+    if not isinstance(sms, DevSmsProvider):
+        raise web.HTTPNotFound(reason="a real SMS provider is configured")
+    answer = []
+    for m in reversed(sms.sent):
+        parts = count_segments(m.text)
+        answer.append({
+            "to": m.to, "text": m.text, "at": m.at.isoformat(),
+            "encoding": parts.encoding, "segments": parts.segments,
+        })
+    return web.json_response(answer)
+
+
+def sms_provider(settings: Settings) -> SmsProvider:
+    return provider_from_url(
+        settings.sms_url, sender=settings.sms_sender, http_method=settings.sms_http_method,
+        http_auth=settings.sms_http_auth or None,
+        http_content_type=settings.sms_http_content_type,
+        http_template=settings.sms_http_template, http_id_path=settings.sms_http_id_path or None,
+    )
 
 
 async def _vendor(request: web.Request) -> web.StreamResponse:
@@ -72,9 +121,7 @@ async def _vendor(request: web.Request) -> web.StreamResponse:
 
 async def _stats(request: web.Request) -> web.Response:
     # Operational figures for the operator's monitoring, not for the public.
-    remote = request.remote or ""
-    if not (remote.startswith("127.") or remote == "::1"):
-        raise web.HTTPForbidden(reason="statistics are served to local clients only")
+    _local_only(request)
     return web.json_response(request.app[ENGINE].stats())
 
 
@@ -120,8 +167,15 @@ def create_app(settings: Settings) -> web.Application:
         engine.tick_hooks.append(rtp_ports.tick)
         service = ConferenceService(settings, store, engine.request)
         transport = SmtpTransport.from_url(settings.smtp_url) if settings.smtp_url else None
-        outbox = Outbox(store, transport, mail_from=settings.mail_from)
+        sms = sms_provider(settings)
+        app[SMS] = sms
+        outbox = Outbox(store, transport, mail_from=settings.mail_from, sms=sms)
         service.outbox = outbox
+        app[PLANNER] = ConferencePlanner(service, outbox)
+        app[ACCOUNTS] = AccountService(
+            store, base_url=settings.base_url, region=settings.default_region or None,
+            outbox=outbox, now=service.now,
+        )
         gateway = SipGateway(
             service,
             engine.request,
@@ -151,7 +205,7 @@ def create_app(settings: Settings) -> web.Application:
 
         engine.on_event = media_event
         service.subscribe(broadcaster)
-        sio.register_namespace(LiveNamespace(service))
+        sio.register_namespace(LiveNamespace(service, app[ACCOUNTS]))
         app[SERVICE] = service
         app[ENGINE] = engine
         app[GATEWAY] = gateway
@@ -171,6 +225,7 @@ def create_app(settings: Settings) -> web.Application:
         await broadcaster.stop()
         await engine.stop()
         await outbox.stop()
+        await sms.close()
         await service.close()
         await store.close()
 
@@ -181,11 +236,12 @@ def create_app(settings: Settings) -> web.Application:
 
     app.on_shutdown.append(shutdown_sio)
     app.add_routes(routes)
+    app.add_routes(account_routes)
     app.router.add_get("/api/v1/openapi.json", _openapi)
     app.router.add_get("/api/v1/stats", _stats)
-    app.router.add_get("/", _home)
-    app.router.add_get("/join", _join_page)
-    app.router.add_get("/organizer/{id}", _organizer_page)
+    app.router.add_get("/api/v1/dev/sms", _dev_sms)
+    for path, name in PAGES.items():
+        app.router.add_get(path, _page_handler(name))
     app.router.add_get("/static/vendor/{name}", _vendor)
     if STATIC_DIR.is_dir():
         app.router.add_static("/static/", STATIC_DIR, follow_symlinks=False)

@@ -76,6 +76,8 @@ class Participant:
     #: for dial-in legs: the access number dialled (E.164) and its access mode
     access_number: str | None = None
     access_mode: str | None = None
+    #: for mail and SMS to this person (None: the conference's language)
+    language: str | None = None
 
     @property
     def present(self) -> bool:
@@ -145,6 +147,13 @@ class Conference:
     participants: dict[str, Participant] = field(default_factory=dict)
     #: a locked conference admits nobody new (the organiser's *7)
     locked: bool = False
+    #: the registered organiser (user id) who owns it; None for an ad-hoc conference
+    owner_user_id: str | None = None
+    duration_minutes: int | None = None
+    #: the organiser's IANA time zone, for showing times in mail
+    time_zone: str | None = None
+    #: RFC 5545 SEQUENCE of the invitation: raised by every update or cancellation
+    ics_sequence: int = 0
 
     # -- queries ---------------------------------------------------------------
 

@@ -25,6 +25,14 @@ class Settings:
     smtp_url: str = ""
     # Sender of invitations and other mail (RFC 5322 address, with a display name).
     mail_from: str = "Telekonf <noreply@localhost>"
+    # SMS: empty or "dev" keeps messages on the development page; smpp://… or http(s)://…
+    sms_url: str = ""
+    sms_sender: str = "Telekonf"
+    sms_http_method: str = "POST"
+    sms_http_auth: str = ""
+    sms_http_content_type: str = "json"
+    sms_http_template: str = '{"to": "{to}", "from": "{sender}", "text": "{text}"}'
+    sms_http_id_path: str = ""
     sip_host: str = "127.0.0.1"
     sip_port: int = 5060
     # Phone calls at once, and callers at the PIN prompt at once (beyond: 503).
@@ -43,6 +51,7 @@ class Settings:
     sip_trunk_register: bool = False
     dial_out_countries: tuple[str, ...] = ("GB", "SI", "DE", "AT")
     dial_out_max_per_conference: int = 20
+    dial_out_max_per_account: int = 40
     dial_out_max_total: int = 100
     ring_timeout: float = 45.0
     # Ask a called person to press 1 before joining, so voicemail never joins.
@@ -87,6 +96,16 @@ _OPTIONS: tuple[tuple[str, type, str], ...] = (
     ("smtp_url", str, "outgoing mail server, smtp://[user:pass@]host:port "
      "(smtp+starttls://… for STARTTLS, smtps://… for implicit TLS)"),
     ("mail_from", str, "sender address of outgoing mail, e.g. 'Telekonf <noreply@example.org>'"),
+    ("sms_url", str, "SMS provider: empty or 'dev' (kept on the /dev/sms page), "
+     "smpp://system_id:password@host:port, or an http(s):// URL of an SMS API"),
+    ("sms_sender", str, "sender name or number of SMS"),
+    ("sms_http_method", str, "HTTP SMS API: request method"),
+    ("sms_http_auth", str, "HTTP SMS API: basic:USER:PASS, bearer:TOKEN or header:NAME:VALUE"),
+    ("sms_http_content_type", str, "HTTP SMS API: json or form"),
+    ("sms_http_template", str, "HTTP SMS API: request body with {to}, {to_digits}, {sender}, "
+     "{text}"),
+    ("sms_http_id_path", str, "HTTP SMS API: where the message id is in the JSON answer "
+     "(e.g. messages.0.id)"),
     ("sip_host", str, "address of the SIP gateway"),
     ("sip_port", int, "port of the SIP gateway (UDP and TCP; 0: any free port)"),
     ("sip_trunk", str, "outbound proxy for dial-out, e.g. sip:127.0.0.1:5070 (empty: no dial-out)"),
@@ -96,6 +115,8 @@ _OPTIONS: tuple[tuple[str, type, str], ...] = (
     ("sip_trunk_register", bool, "register with the trunk (1/0)"),
     ("dial_out_countries", tuple, "ISO country codes dial-out may call"),
     ("dial_out_max_per_conference", int, "most simultaneous dial-out calls per conference"),
+    ("dial_out_max_per_account", int, "most simultaneous dial-out calls per registered "
+     "account (all its organisers' conferences)"),
     ("dial_out_max_total", int, "most simultaneous dial-out calls in all"),
     ("ring_timeout", float, "seconds a dialled phone may ring before we give up"),
     ("dial_out_press_one", bool, "ask called people to press 1 before they join (1/0)"),

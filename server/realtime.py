@@ -10,11 +10,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from http.cookies import SimpleCookie
 from typing import Any
 
 import socketio
 
-from .service import ConferenceService, Notice, ServiceError
+from .accounts.service import AccountService
+from .service import ConferenceService, Notice, Principal, ServiceError
+
+#: the name of the session cookie (server/api/auth.py sets it)
+SESSION_COOKIE = "telekonf_session"
 
 logger = logging.getLogger(__name__)
 
@@ -26,24 +31,41 @@ def room(conference_id: str, organizer: bool) -> str:
     return f"conference:{conference_id}:{'organizers' if organizer else 'participants'}"
 
 
+#: notices for the organisers' room only (addresses and delivery of their messages)
+ORGANIZER_ONLY_EVENTS = frozenset({"notification"})
+
+
 def for_participants(event: str, payload: dict[str, Any]) -> dict[str, Any]:
     """What participants may see of a notice (the service publishes the organiser's view)."""
-    if event == "participant" and payload.get("phone") is not None:
-        return {**payload, "phone": None}
+    if event == "participant" and (payload.get("phone") or payload.get("email")):
+        return {**payload, "phone": None, "email": None}
     return payload
 
 
 class LiveNamespace(socketio.AsyncNamespace):
-    def __init__(self, service: ConferenceService) -> None:
+    def __init__(self, service: ConferenceService, accounts: AccountService | None = None) -> None:
         super().__init__(NAMESPACE)
         self.service = service
+        self.accounts = accounts
+
+    async def _principal(self, environ: dict[str, Any], auth: Any) -> Principal:
+        """A conference token, or a logged-in organiser's session for a conference they own."""
+        auth = auth if isinstance(auth, dict) else {}
+        token = auth.get("token")
+        if isinstance(token, str) and token:
+            return await self.service.authenticate(token)
+        conference_id = auth.get("conference_id")
+        cookies = SimpleCookie(environ.get("HTTP_COOKIE", ""))
+        morsel = cookies.get(SESSION_COOKIE)
+        if self.accounts is not None and isinstance(conference_id, str) and morsel:
+            found = await self.accounts.session(morsel.value)
+            if found is not None:
+                return await self.service.principal_for_user(found[0].id, conference_id)
+        raise ServiceError(401, "unauthorized", "a token or a log-in is required")
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        token = auth.get("token") if isinstance(auth, dict) else None
-        if not isinstance(token, str):
-            raise socketio.exceptions.ConnectionRefusedError("a token is required")
         try:
-            principal = await self.service.authenticate(token)
+            principal = await self._principal(environ, auth)
             snapshot = await self.service.view(principal, principal.conference_id)
         except ServiceError as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.message) from None
@@ -79,12 +101,13 @@ class LiveBroadcaster:
                 await self.sio.emit(
                     event, payload, room=room(conference_id, True), namespace=NAMESPACE
                 )
-                await self.sio.emit(
-                    event,
-                    for_participants(event, payload),
-                    room=room(conference_id, False),
-                    namespace=NAMESPACE,
-                )
+                if event not in ORGANIZER_ONLY_EVENTS:
+                    await self.sio.emit(
+                        event,
+                        for_participants(event, payload),
+                        room=room(conference_id, False),
+                        namespace=NAMESPACE,
+                    )
             except Exception:
                 logger.exception("could not send %s to conference %s", event, conference_id)
 

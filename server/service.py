@@ -19,6 +19,7 @@ from . import conference as d
 from .access import parse_access_numbers
 from .config import Settings
 from .dialout import DialOutRefused, check_destination
+from .errors import ServiceError
 from .media import messages as m
 from .notify.invitations import build_invitations
 from .notify.outbox import Outbox
@@ -32,7 +33,7 @@ from .pins import (
 )
 from .store import PinTaken, RosterEvent, Store, TokenRecord
 from .throttle import PinThrottle
-from .views import conference_view, iso, participant_view, report_view
+from .views import conference_view, notification_view, participant_view, report_view
 
 logger = logging.getLogger(__name__)
 
@@ -44,20 +45,13 @@ MediaRequest = Callable[[m.MediaCommand], Awaitable[m.MediaReply]]
 Notice = tuple[str, str, dict[str, Any]]  # (event, conference_id, payload)
 
 
-class ServiceError(Exception):
-    def __init__(self, status: int, code: str, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.extra = extra
-
-
 @dataclass(frozen=True, slots=True)
 class Principal:
-    kind: str  # "organizer" or "participant"
+    kind: str  # "organizer", "participant", or "user" (a registered organiser, unscoped)
     conference_id: str
     participant_id: str | None = None
+    #: the registered organiser behind a session or API key
+    user_id: str | None = None
 
     @property
     def is_organizer(self) -> bool:
@@ -88,6 +82,8 @@ class _Live:
     pending: dict[str, tuple[str, d.Role]] = field(default_factory=dict)
     #: "start with dial-out": once the organiser answers, call everyone with a phone
     call_everyone: bool = False
+    #: the company account of a registered organiser's conference (dial-out caps)
+    account_id: str | None = None
 
 
 def utcnow() -> datetime:
@@ -142,16 +138,49 @@ class ConferenceService:
         base = f"{self.settings.base_url}/join"
         return f"{base}?pin={pin}" if pin else base
 
+    async def loaded(self, conference_id: str) -> _Live:
+        """The conference with its PINs and lock (planning code works on it under the lock)."""
+        return await self._load(conference_id)
+
+    async def persist(self, live: _Live, events: list[d.Event]) -> None:
+        await self._persist(live, events)
+
+    def publish(self, event: str, conference_id: str, payload: dict[str, Any]) -> None:
+        self._publish(event, conference_id, payload)
+
+    async def principal_for_user(self, user_id: str, conference_id: str) -> Principal:
+        """A registered organiser is the organiser of the conferences they own, and only those."""
+        live = await self._load(conference_id)
+        if live.conference.owner_user_id != user_id:
+            raise ServiceError(404, "not_found", "no such conference")
+        return Principal("organizer", conference_id, None, user_id)
+
+    async def new_organizer_token(self, conference_id: str) -> str:
+        """Another organiser link (the old ones stay valid): for mail re-sent to the organiser."""
+        token = generate_token()
+        await self.store.add_token(
+            token_hash(token), TokenRecord("organizer", conference_id, None, None)
+        )
+        return token
+
     async def _load(self, conference_id: str) -> _Live:
         live = self._live.get(conference_id)
         if live is None:
             record = await self.store.load_conference(conference_id)
             if record is None:
                 raise ServiceError(404, "not_found", "no such conference")
+            account_id = await self._account_of(record.conference)
             live = self._live.setdefault(
-                conference_id, _Live(record.conference, record.pin, record.moderator_pin)
+                conference_id,
+                _Live(record.conference, record.pin, record.moderator_pin, account_id=account_id),
             )
         return live
+
+    async def _account_of(self, conf: d.Conference) -> str | None:
+        if conf.owner_user_id is None:
+            return None
+        owner = await self.store.user(conf.owner_user_id)
+        return owner.account_id if owner is not None else None
 
     async def _media(self, command: m.MediaCommand) -> m.MediaReply:
         try:
@@ -203,6 +232,10 @@ class ConferenceService:
         invitees: list[d.Contact],
         starts_at: datetime | None,
         language: str,
+        owner_user_id: str | None = None,
+        duration_minutes: int | None = None,
+        time_zone: str | None = None,
+        invitee_languages: Sequence[str | None] = (),
     ) -> tuple[dict[str, Any], str]:
         """A new conference; returns its organiser view and the organiser token."""
         conf = d.Conference(
@@ -212,10 +245,15 @@ class ConferenceService:
             language=language,
             created_at=self.now(),
             starts_at=starts_at,
+            owner_user_id=owner_user_id,
+            duration_minutes=duration_minutes,
+            time_zone=time_zone,
         )
-        for invitee in invitees:
+        languages = list(invitee_languages) + [None] * (len(invitees) - len(invitee_languages))
+        for invitee, invitee_language in zip(invitees, languages, strict=True):
             conf.invite(
-                d.Participant(new_id(), invitee.name, email=invitee.email, phone=invitee.phone)
+                d.Participant(new_id(), invitee.name, email=invitee.email, phone=invitee.phone,
+                              language=invitee_language)
             )
         for _ in range(20):
             pin = generate_pin(PARTICIPANT_PIN_DIGITS)
@@ -229,7 +267,7 @@ class ConferenceService:
             raise ServiceError(503, "no_pin", "no free PIN could be found; try again")
         token = generate_token()
         await self.store.add_token(token_hash(token), TokenRecord("organizer", conf.id, None, None))
-        live = _Live(conf, pin, moderator_pin)
+        live = _Live(conf, pin, moderator_pin, account_id=await self._account_of(conf))
         self._live[conf.id] = live
         if self.outbox is not None:
             # Stored (committed) before the answer; the sender delivers them.
@@ -295,18 +333,7 @@ class ConferenceService:
         self.require_organizer(principal, conference_id)
         await self._load(conference_id)
         return [
-            {
-                "recipient": e.recipient,
-                "name": e.recipient_name,
-                "channel": e.channel,
-                "kind": e.kind,
-                "state": e.state,
-                "attempts": e.attempts,
-                "last_error": e.last_error,
-                "created_at": iso(e.created_at),
-                "sent_at": iso(e.sent_at),
-            }
-            for e in await self.store.outbox_for_conference(conference_id)
+            notification_view(e) for e in await self.store.outbox_for_conference(conference_id)
         ]
 
     # -- joining ---------------------------------------------------------------------
@@ -596,6 +623,16 @@ class ConferenceService:
         ours = sum(1 for pid in self._dialling.values() if pid == live.conference.id)
         if ours >= self.settings.dial_out_max_per_conference:
             raise ServiceError(429, "too_many_calls", "too many calls are being placed at once")
+        if live.account_id is not None:
+            account = live.account_id
+            calls = sum(
+                1 for cid in self._dialling.values()
+                if (other := self._live.get(cid)) is not None and other.account_id == account
+            )
+            if calls >= self.settings.dial_out_max_per_account:
+                raise ServiceError(
+                    429, "too_many_calls", "your account places too many calls at once"
+                )
         if len(self._dialling) >= self.settings.dial_out_max_total:
             raise ServiceError(429, "too_many_calls", "the bridge places too many calls now")
         return number

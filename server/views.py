@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from .conference import Conference, ConferenceState, Participant
-from .store import RosterEvent
+from .store import OutboxEntry, RosterEvent
 
 
 def iso(value: datetime | None) -> str | None:
@@ -21,6 +21,8 @@ def participant_view(
         "id": p.id,
         "name": p.name,
         "phone": p.phone if for_organizer else None,
+        "email": p.email if for_organizer else None,
+        "language": p.language,
         "role": p.role.value,
         "mode": p.mode.value if p.mode else None,
         "state": p.state_in(conference.state).value,
@@ -60,6 +62,8 @@ def conference_view(
         "join_url": join_url,
         "created_at": iso(c.created_at),
         "starts_at": iso(c.starts_at),
+        "duration_minutes": c.duration_minutes,
+        "time_zone": c.time_zone,
         "started_at": iso(c.started_at),
         "ended_at": iso(c.ended_at),
         "participants": [
@@ -125,4 +129,21 @@ def report_view(conference: Conference, roster: list[RosterEvent]) -> dict[str, 
             "sessions": sum(len(p["sessions"]) for p in participants),
             "seconds": round(sum(p["seconds"] for p in participants), 3),
         },
+    }
+
+
+def notification_view(e: OutboxEntry) -> dict[str, Any]:
+    """A message to one recipient on one channel, and how its delivery went."""
+    return {
+        "id": e.id,
+        "participant_id": e.participant_id,
+        "recipient": e.recipient,
+        "name": e.recipient_name,
+        "channel": e.channel,
+        "kind": e.kind,
+        "state": e.state,
+        "attempts": e.attempts,
+        "last_error": e.last_error,
+        "created_at": iso(e.created_at),
+        "sent_at": iso(e.sent_at),
     }

@@ -4,11 +4,12 @@ import { LANGUAGES, getLang, resolveLang, setLang, t } from './i18n.js';
 export { getLang, t };
 
 export class ApiError extends Error {
-  constructor(status, code, message, field = null) {
+  constructor(status, code, message, field = null, body = {}) {
     super(message);
     this.status = status;
     this.code = code;
     this.field = field; // the offending request field, when the server names one
+    this.body = body; // the whole error answer (e.g. the broken `rows` of a CSV import)
   }
 }
 
@@ -19,6 +20,9 @@ export class ApiError extends Error {
 export async function api(path, { method = 'GET', token, json, body, headers } = {}) {
   const h = new Headers(headers);
   if (token) h.set('Authorization', `Bearer ${token}`);
+  // A logged-in organiser's session cookie rides along; state changes must prove they
+  // come from our own page with the session's CSRF token.
+  else if (csrfToken && !['GET', 'HEAD'].includes(method)) h.set('X-CSRF-Token', csrfToken);
   if (json !== undefined) {
     h.set('Content-Type', 'application/json');
     body = JSON.stringify(json);
@@ -34,7 +38,7 @@ export async function api(path, { method = 'GET', token, json, body, headers } =
   if (!res.ok) {
     const message = (isJson && data?.message) || t('error.generic', { status: res.status });
     const body = isJson && data && typeof data === 'object' ? data : {};
-    throw new ApiError(res.status, body.error || 'http', message, body.field || null);
+    throw new ApiError(res.status, body.error || 'http', message, body.field || null, body);
   }
   return { status: res.status, data, headers: res.headers };
 }
@@ -177,8 +181,38 @@ export function copyRow(labelKey, value, { href, mono = false, hintKey, testId }
   );
 }
 
-/** The Socket.IO client is loaded as a classic script from /static/vendor/socket.io.min.js. */
-export function connectLive(token) {
+/**
+ * The Socket.IO client is loaded as a classic script from /static/vendor/socket.io.min.js.
+ * With a token it acts for that token; without, a logged-in organiser's session cookie is
+ * used for the conference `conferenceId`.
+ */
+export function connectLive(token, conferenceId = null) {
   if (typeof window.io !== 'function') throw new Error('Socket.IO client not loaded');
-  return window.io('/live', { auth: { token }, transports: ['websocket'] });
+  const auth = token ? { token } : { conference_id: conferenceId };
+  return window.io('/live', { auth, transports: ['websocket'] });
+}
+
+let csrfToken = null;
+
+/**
+ * The logged-in organiser ({id, user_number, name, email, language, role, account}) or null.
+ * Remembers the session's CSRF token for api().
+ */
+export async function loadSession() {
+  try {
+    const { data } = await api('/api/v1/session');
+    csrfToken = data.csrf_token;
+    return data.user;
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401) {
+      csrfToken = null;
+      return null;
+    }
+    throw err;
+  }
+}
+
+/** After log-in or sign-up: the answer carries the CSRF token of the new session. */
+export function setCsrfToken(token) {
+  csrfToken = token || null;
 }

@@ -551,6 +551,16 @@ const sl = {
 const DICTS = { en, de, sl };
 let current = 'en';
 
+/**
+ * Add a page's own strings ({en: {...}, de: {...}, sl: {...}}); modules of pages call this
+ * once at import, so each page's strings live beside the page.
+ */
+export function addStrings(extra) {
+  for (const [lang, strings] of Object.entries(extra)) {
+    if (Object.hasOwn(DICTS, lang)) Object.assign(DICTS[lang], strings);
+  }
+}
+
 /** 'de-AT' -> 'de'; unknown -> null. */
 export function normalizeLang(code) {
   const short = String(code || '').toLowerCase().split(/[-_]/)[0];

@@ -1,5 +1,8 @@
 // Organiser page: live participant cards and conference controls.
-// The organiser token comes from the URL fragment (#token=...), never from the query string.
+// Two ways in: an ad-hoc organiser's token in the URL fragment (#token=...), never in the
+// query string; or, without a token, a logged-in registered organiser's session cookie
+// (the API calls then carry the session's CSRF token, added by api()).
+import './i18n-planning.js';
 import {
   api,
   connectLive,
@@ -9,10 +12,13 @@ import {
   h,
   icon,
   initPage,
+  loadSession,
   t,
   talkBars,
 } from './common.js';
 import { adoptConferenceLang } from './i18n.js';
+import { createPhonebook } from './organizer-phonebook.js';
+import { createPlanning } from './organizer-planning.js';
 import { checkPhone, countryOf, formatPhone } from './phone.js';
 
 initPage();
@@ -38,6 +44,7 @@ let dialOutStarted = false; // the start request was accepted: do not call every
 let dialSubmitting = false;
 let dialCalling = null; // the participant id the "… is being called" note is about
 let socket = null;
+let phonebook = null; // logged-in organisers only
 
 // ---- Rendering ------------------------------------------------------------------------
 
@@ -141,6 +148,12 @@ function createCard(id) {
     h(
       'div',
       { class: 'participant__head' },
+      h(
+        'label',
+        { class: 'participant__select' },
+        h('input', { type: 'checkbox', class: 'select-box', dataset: { testid: 'select-participant' } }),
+        h('span', { class: 'visually-hidden' }),
+      ),
       h('h3', { class: 'participant__name' }),
       h('span', { class: 'participant__role', hidden: true }),
     ),
@@ -190,6 +203,10 @@ function updateCard(card, p) {
   card.setAttribute('aria-label', t('org.participantLabel', { name, state: stateText }));
 
   card.querySelector('.participant__name').textContent = name;
+  const select = card.querySelector('.participant__select');
+  select.hidden = !planning.selectable(p);
+  select.querySelector('input').checked = planning.selected.has(p.id);
+  select.querySelector('span').textContent = t('plan.selectName', { name });
   const roleEl = card.querySelector('.participant__role');
   roleEl.hidden = p.role !== 'organizer';
   roleEl.textContent = t('org.organizer');
@@ -272,6 +289,13 @@ function upsert(p) {
     if (phone) refreshSameNumber(p.id, phone);
   }
   renderCounts();
+  listChanged();
+}
+
+/** Who is on the list changed: the selection and the phonebook follow. */
+function listChanged() {
+  planning.participantsChanged();
+  phonebook?.participantsChanged();
 }
 
 function refreshSameNumber(id, phone) {
@@ -286,6 +310,14 @@ function renderAll() {
   for (const p of participants.values()) upsert(p);
   renderCounts();
 }
+
+const planning = createPlanning({
+  base,
+  token,
+  participants,
+  conference: () => conference,
+  toast: (message, kind) => toast(message, kind),
+});
 
 function toast(message, kind = 'error') {
   const el =
@@ -314,10 +346,12 @@ function onSnapshot(conf) {
   for (const p of conf.participants || []) participants.set(p.id, p);
   $('page-error').textContent = '';
   renderAll();
+  planning.onSnapshot();
+  phonebook?.refresh();
 }
 
 function startLive() {
-  socket = connectLive(token);
+  socket = connectLive(token, conferenceId);
   socket.on('connect', () => setLive('online'));
   socket.on('disconnect', () => setLive('offline'));
   socket.on('snapshot', onSnapshot);
@@ -329,7 +363,10 @@ function startLive() {
   socket.on('conference', (c) => {
     conference = { ...conference, ...c };
     renderAll();
+    planning.participantsChanged();
+    phonebook?.refresh();
   });
+  socket.on('notification', (n) => planning.onNotification(n));
   socket.on('connect_error', async (err) => {
     setLive('offline');
     if (socket.active) return; // temporary failure: the client retries by itself
@@ -412,6 +449,7 @@ function dropCard(id) {
   cards.delete(id);
   if (p.phone) refreshSameNumber(id, p.phone);
   renderCounts();
+  listChanged();
 }
 
 async function syncParticipants() {
@@ -611,14 +649,48 @@ function showFatal(message, key) {
   $('conf-panel').hidden = !conference;
   $('participants-section').hidden = !conference;
   $('dial-panel').hidden = !conference || isEnded();
+  if (!conference) {
+    planning.hide();
+    $('phonebook-panel').hidden = true;
+  }
   document.body.dataset.state = 'error';
 }
 
-if (!token) {
-  showFatal(t('org.missingToken'), 'org.missingToken');
-} else {
+async function boot() {
+  if (token) {
+    startLive();
+    planning.start();
+    return;
+  }
+  // No key in the link: a registered organiser's own conference, by their log-in.
+  let user = null;
+  try {
+    user = await loadSession();
+  } catch (err) {
+    showFatal(err.message);
+    return;
+  }
+  if (!user) {
+    showFatal(t('org.missingToken'), 'org.missingToken');
+    const next = window.location.pathname + window.location.search;
+    $('login-link').href = `/login?next=${encodeURIComponent(next)}`;
+    $('login-hint').hidden = false;
+    return;
+  }
+  document.body.dataset.auth = 'session';
   startLive();
+  planning.start();
+  phonebook = createPhonebook({
+    base,
+    participants,
+    upsert,
+    isEnded,
+    toast: (message, kind) => toast(message, kind),
+  });
+  phonebook.start();
 }
+
+boot();
 
 // A different #token= in the address bar means a different key: start over.
 window.addEventListener('hashchange', () => window.location.reload());

@@ -20,6 +20,7 @@ from server.app import create_app
 from server.config import Settings
 
 from .support.audio import sine, write_wav
+from .support.smtp import SmtpServer
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "artifacts"
@@ -125,3 +126,20 @@ def tone_wav(tmp_path: Path) -> Callable[[float], Path]:
 def artifacts() -> Path:
     (ARTIFACTS / "screenshots").mkdir(parents=True, exist_ok=True)
     return ARTIFACTS
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpServer]:
+    """A real SMTP server (aiosmtpd) on loopback, keeping what it receives."""
+    server = SmtpServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def smtp_down() -> Iterator[SmtpServer]:
+    """A port where an SMTP server will listen later (nothing listens yet)."""
+    server = SmtpServer(free_port())
+    yield server
+    server.stop()

@@ -210,3 +210,52 @@ async def test_dial_out_caps(tmp_path: Path) -> None:
     finally:
         await service.close()
         await store.close()
+
+
+async def test_dial_out_cap_per_account_spans_its_organisers(tmp_path: Path) -> None:
+    """Two organisers of one company share its cap; another company is not held back."""
+    from datetime import UTC, datetime
+
+    from server.store.accounts import AccountRecord, UserRecord
+
+    store = SqliteStore(tmp_path / "db.sqlite3")
+    await store.open()
+    settings = Settings(data_dir=tmp_path, dial_out_countries=("GB",),
+                        dial_out_max_per_account=3)
+    service = ConferenceService(settings, store, MediaRecorder())
+    service.dialer = FakeDialer()
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+
+    def user(uid: str, account: str) -> UserRecord:
+        return UserRecord(uid, account, uid[-8:].rjust(8, "1"), uid, f"{uid}@x.org", "en",
+                          "owner", now, "x")
+
+    await store.create_account(AccountRecord("acme", "Acme", now), user("olga0001", "acme"))
+    await store.add_user(user("igor0002", "acme"))
+    await store.create_account(AccountRecord("other", "Other", now), user("eve00003", "other"))
+    try:
+        principals = {}
+        for uid in ("olga0001", "igor0002", "eve00003"):
+            view, _ = await service.create(
+                title=uid, organizer=Contact(uid, f"{uid}@x.org"), invitees=[],
+                starts_at=None, language="en", owner_user_id=uid,
+            )
+            principals[uid] = (await service.principal_for_user(uid, view["id"]), view["id"])
+        number = iter(range(100, 200))
+
+        async def call(uid: str) -> None:
+            principal, cid = principals[uid]
+            await service.dial_out(principal, cid, "P", f"+442079460{next(number)}")
+            await settle(service)
+
+        await call("olga0001")
+        await call("olga0001")
+        await call("igor0002")
+        with pytest.raises(ServiceError) as capped:
+            await call("igor0002")
+        assert (capped.value.status, capped.value.code) == (429, "too_many_calls")
+        assert "account" in capped.value.message
+        await call("eve00003")  # another company
+    finally:
+        await service.close()
+        await store.close()

@@ -325,3 +325,64 @@ async def test_schema_version_is_recorded_and_a_newer_file_is_refused(tmp_path: 
     with pytest.raises(RuntimeError, match="newer"):
         await newer.open()
     await newer.close()
+
+
+async def test_a_version_2_file_is_upgraded_keeping_its_data(db_path: Path) -> None:
+    """A database written before accounts existed opens with everything in it."""
+    import sqlite3
+
+    from server.store.sqlite import MIGRATIONS
+
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    old = sqlite3.connect(db_path)
+    for number, script in enumerate(MIGRATIONS[:2], start=1):
+        old.executescript(f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;")
+    old.execute(
+        "INSERT INTO conferences (id, title, language, organizer_name, organizer_email, pin,"
+        " moderator_pin, state, created_at) VALUES ('c9', 'Old', 'de', 'Ana', 'ana@x.org',"
+        " '12345670', '9876543201', 'scheduled', ?)", (T0.isoformat(),),
+    )
+    old.execute(
+        "INSERT INTO outbox (conference_id, kind, recipient, subject, body_text, body_html,"
+        " next_attempt_at, created_at) VALUES ('c9', 'invitation', 'bob@x.org', 'Hi', 't',"
+        " 'h', ?, ?)", (T0.isoformat(), T0.isoformat()),
+    )
+    old.commit()
+    old.close()
+
+    store = SqliteStore(db_path)
+    await store.open()
+    try:
+        record = await store.load_conference("c9")
+        assert record is not None and record.conference.title == "Old"
+        assert record.conference.owner_user_id is None and record.conference.ics_sequence == 0
+        (entry,) = await store.outbox_for_conference("c9")
+        assert (entry.recipient, entry.state, entry.participant_id) == ("bob@x.org", "queued",
+                                                                         None)
+        async with store.db.execute("PRAGMA user_version") as cursor:
+            assert (await cursor.fetchone())[0] == len(MIGRATIONS)
+    finally:
+        await store.close()
+
+
+async def test_a_failed_migration_leaves_the_file_as_it_was(
+    db_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from server.store import sqlite as sqlite_module
+
+    broken = (*sqlite_module.MIGRATIONS, "CREATE TABLE half_done (x); SELECT * FROM nowhere;")
+    monkeypatch.setattr(sqlite_module, "MIGRATIONS", broken)
+    store = SqliteStore(db_path)
+    with pytest.raises(Exception, match="nowhere"):
+        await store.open()
+    await store.close()
+    monkeypatch.undo()
+    store = SqliteStore(db_path)
+    await store.open()
+    try:
+        async with store.db.execute(
+            "SELECT name FROM sqlite_master WHERE name='half_done'"
+        ) as cursor:
+            assert await cursor.fetchone() is None
+    finally:
+        await store.close()

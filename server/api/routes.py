@@ -6,31 +6,29 @@ from typing import Any
 
 from aiohttp import web
 
-from ..service import ConferenceService, Principal, ServiceError
+from ..conference import Contact
+from ..planning import CHANNELS, MAX_MESSAGE, ConferencePlanner, Invitee
+from ..service import ConferenceService, ServiceError
+from ..views import iso
 from . import validation as v
+from .auth import ACCOUNTS, SERVICE, conference_principal, optional_caller, token_principal, user
 from .errors import error_response, read_json
 
-SERVICE = web.AppKey("service", ConferenceService)
+PLANNER = web.AppKey("planner", ConferencePlanner)
 MAX_SDP_BYTES = 64 * 1024
 MAX_INVITEES = 500
 
 routes = web.RouteTableDef()
+
+__all__ = ["PLANNER", "SERVICE", "routes"]
 
 
 def _service(request: web.Request) -> ConferenceService:
     return request.app[SERVICE]
 
 
-def _bearer(request: web.Request) -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise ServiceError(401, "unauthorized", "an Authorization: Bearer token is required")
-    return token.strip()
-
-
-async def _principal(request: web.Request) -> Principal:
-    return await _service(request).authenticate(_bearer(request))
+def _planner(request: web.Request) -> ConferencePlanner:
+    return request.app[PLANNER]
 
 
 def _client_key(request: web.Request) -> str:
@@ -48,28 +46,47 @@ async def dial_in_numbers(request: web.Request) -> web.Response:
     return web.json_response([n.view() for n in numbers])
 
 
+def _invitee(item: Any, path: str, region: str | None) -> Invitee:
+    person = v.contact(item, path, region=region, email_required=False)
+    if person.email is None and person.phone is None:
+        raise v.invalid(path.rstrip("."), "needs an e-mail address or a phone number")
+    language = item.get("language") if isinstance(item, dict) else None
+    if language is not None and language not in v.LANGUAGES:
+        raise v.invalid(f"{path}language", f"must be one of {', '.join(v.LANGUAGES)}")
+    return Invitee(person.name, person.email, person.phone, language)
+
+
 @routes.post("/api/v1/conferences")
 async def create_conference(request: web.Request) -> web.Response:
     service = _service(request)
+    # Anyone may create one; a logged-in organiser (session or API key) owns it.
+    found = await optional_caller(request)
+    owner = found.user if found is not None else None
     body = await read_json(request)
     region = service.settings.default_region
     title = v.text(body, "title") or ""
-    organizer = v.contact(body.get("organizer"), "organizer.", region=region, email_required=True)
+    raw_organizer = body.get("organizer")
+    if raw_organizer is None and owner is not None:
+        raw_organizer = {"name": owner.name, "email": owner.email}
+    organizer = v.contact(raw_organizer, "organizer.", region=region, email_required=True)
     raw_participants = body.get("participants", [])
     if not isinstance(raw_participants, list):
         raise v.invalid("participants", "must be a list")
     if len(raw_participants) > MAX_INVITEES:
         raise v.invalid("participants", f"at most {MAX_INVITEES} participants")
     invitees = [
-        v.contact(item, f"participants[{i}].", region=region, email_required=False)
-        for i, item in enumerate(raw_participants)
+        _invitee(item, f"participants[{i}].", region) for i, item in enumerate(raw_participants)
     ]
     view, token = await service.create(
         title=title,
         organizer=organizer,
-        invitees=invitees,
+        invitees=[Contact(i.name, i.email, i.phone) for i in invitees],
+        invitee_languages=[i.language for i in invitees],
         starts_at=v.timestamp(body, "starts_at"),
-        language=v.language(body, service.settings.default_language),
+        language=v.language(body, owner.language if owner else service.settings.default_language),
+        owner_user_id=owner.id if owner is not None else None,
+        duration_minutes=v.minutes(body, "duration_minutes"),
+        time_zone=v.time_zone(body, "time_zone"),
     )
     base = service.settings.base_url
     view.update(
@@ -80,15 +97,121 @@ async def create_conference(request: web.Request) -> web.Response:
     return web.json_response(view, status=201, headers={"Location": view["api_url"]})
 
 
+@routes.get("/api/v1/conferences")
+async def list_conferences(request: web.Request) -> web.Response:
+    """A registered organiser's own conferences, newest first."""
+    me = await user(request)
+    summaries = await _service(request).store.conferences_of_user(me.id)
+    base = _service(request).settings.base_url
+    return web.json_response([
+        {
+            "id": c.id, "title": c.title, "state": c.state,
+            "created_at": iso(c.created_at), "starts_at": iso(c.starts_at),
+            "ended_at": iso(c.ended_at), "organizer_url": f"{base}/organizer/{c.id}",
+        }
+        for c in summaries
+    ])
+
+
+@routes.patch("/api/v1/conferences/{id}")
+async def patch_conference(request: web.Request) -> web.Response:
+    """A new title or time; everyone invited gets an updated invitation."""
+    principal = await conference_principal(request)
+    body = await read_json(request, limit=8192)
+    changes: dict[str, Any] = {}
+    if "title" in body:
+        changes["title"] = v.text(body, "title") or ""
+    if "starts_at" in body:
+        changes["starts_at"] = v.timestamp(body, "starts_at")
+    if "duration_minutes" in body:
+        changes["duration_minutes"] = v.minutes(body, "duration_minutes")
+    if "time_zone" in body:
+        changes["time_zone"] = v.time_zone(body, "time_zone")
+    view = await _planner(request).update(principal, request.match_info["id"], changes)
+    return web.json_response(view)
+
+
+@routes.post("/api/v1/conferences/{id}/cancel")
+async def cancel_conference(request: web.Request) -> web.Response:
+    principal = await conference_principal(request)
+    view = await _planner(request).cancel(principal, request.match_info["id"])
+    return web.json_response(view)
+
+
+@routes.post("/api/v1/conferences/{id}/invitees")
+async def add_invitees(request: web.Request) -> web.Response:
+    """Put people on the conference's list (from the phonebook or typed in); no call, no mail."""
+    principal = await conference_principal(request)
+    conference_id = request.match_info["id"]
+    body = await read_json(request, limit=256 * 1024)
+    region = _service(request).settings.default_region
+    people: list[Invitee] = []
+    contact_ids = v.id_list(body, "contact_ids") or []
+    if contact_ids:
+        found = await optional_caller(request)
+        if found is None or found.user is None:
+            raise ServiceError(403, "forbidden", "contact_ids need a registered organiser")
+        accounts = request.app[ACCOUNTS]
+        for contact_id in contact_ids:
+            c = await accounts.contact(found.user, contact_id)
+            people.append(Invitee(c.name, c.email, c.phone, c.language))
+    raw_people = body.get("people", [])
+    if not isinstance(raw_people, list) or len(raw_people) > MAX_INVITEES:
+        raise v.invalid("people", f"must be a list of at most {MAX_INVITEES}")
+    people += [_invitee(item, f"people[{i}].", region) for i, item in enumerate(raw_people)]
+    if not people:
+        raise v.invalid("people", "name at least one person (people or contact_ids)")
+    added = await _planner(request).add_invitees(principal, conference_id, people)
+    return web.json_response({"participants": added}, status=201)
+
+
+@routes.post("/api/v1/conferences/{id}/invitations")
+async def send_invitations(request: web.Request) -> web.Response:
+    principal = await conference_principal(request)
+    body = await read_json(request, limit=64 * 1024)
+    sent = await _planner(request).invite(
+        principal, request.match_info["id"], v.id_list(body, "participant_ids")
+    )
+    return web.json_response({"notifications": sent}, status=202)
+
+
+@routes.post("/api/v1/conferences/{id}/notify")
+async def notify(request: web.Request) -> web.Response:
+    principal = await conference_principal(request)
+    body = await read_json(request, limit=64 * 1024)
+    message = v.message(body, "message", max_length=MAX_MESSAGE)
+    channels = body.get("channels")
+    if (
+        not isinstance(channels, list) or not channels
+        or not all(c in CHANNELS for c in channels)
+    ):
+        raise v.invalid("channels", "must be a non-empty list of \"email\" and/or \"sms\"")
+    sent = await _planner(request).notify(
+        principal, request.match_info["id"], message=message,
+        channels=list(dict.fromkeys(channels)),
+        participant_ids=v.id_list(body, "participant_ids"),
+    )
+    return web.json_response({"notifications": sent}, status=202)
+
+
+@routes.post("/api/v1/organizer-link")
+async def resend_organizer_link(request: web.Request) -> web.Response:
+    """Lost the organiser link? It is mailed again, only ever to the organiser's address."""
+    body = await read_json(request, limit=4096)
+    email = v.email(body, "email", required=True) or ""
+    await _planner(request).resend_organizer_links(email, _client_key(request))
+    return web.json_response({"sent": True}, status=202)
+
+
 @routes.get("/api/v1/conferences/{id}")
 async def get_conference(request: web.Request) -> web.Response:
-    principal = await _principal(request)
+    principal = await conference_principal(request)
     return web.json_response(await _service(request).view(principal, request.match_info["id"]))
 
 
 @routes.patch("/api/v1/conferences/{id}/participants/{pid}")
 async def patch_participant(request: web.Request) -> web.Response:
-    principal = await _principal(request)
+    principal = await conference_principal(request)
     conference_id, pid = request.match_info["id"], request.match_info["pid"]
     _service(request).require_organizer(principal, conference_id)
     body = await read_json(request)
@@ -101,7 +224,7 @@ async def patch_participant(request: web.Request) -> web.Response:
 async def add_participant(request: web.Request) -> web.Response:
     """Dial-out: call someone into the conference."""
     service = _service(request)
-    principal = await _principal(request)
+    principal = await conference_principal(request)
     conference_id = request.match_info["id"]
     service.require_organizer(principal, conference_id)
     body = await read_json(request, limit=4096)
@@ -115,7 +238,7 @@ async def add_participant(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/conferences/{id}/participants/{pid}/call")
 async def call_again(request: web.Request) -> web.Response:
-    principal = await _principal(request)
+    principal = await conference_principal(request)
     participant = await _service(request).call_again(
         principal, request.match_info["id"], request.match_info["pid"]
     )
@@ -129,7 +252,7 @@ async def call_again(request: web.Request) -> web.Response:
 @routes.post("/api/v1/conferences/{id}/start")
 async def start_conference(request: web.Request) -> web.Response:
     service = _service(request)
-    principal = await _principal(request)
+    principal = await conference_principal(request)
     conference_id = request.match_info["id"]
     service.require_organizer(principal, conference_id)
     body = await read_json(request, limit=4096)
@@ -143,7 +266,7 @@ async def start_conference(request: web.Request) -> web.Response:
 @routes.post("/api/v1/conferences/{id}/lock")
 async def lock_conference(request: web.Request) -> web.Response:
     service = _service(request)
-    principal = await _principal(request)
+    principal = await conference_principal(request)
     conference_id = request.match_info["id"]
     service.require_organizer(principal, conference_id)
     body = await read_json(request, limit=4096)
@@ -153,14 +276,14 @@ async def lock_conference(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/conferences/{id}/participants/{pid}")
 async def remove_participant(request: web.Request) -> web.Response:
-    principal = await _principal(request)
+    principal = await conference_principal(request)
     await _service(request).remove(principal, request.match_info["id"], request.match_info["pid"])
     return web.Response(status=204)
 
 
 @routes.post("/api/v1/conferences/{id}/mute")
 async def mute_all(request: web.Request) -> web.Response:
-    principal = await _principal(request)
+    principal = await conference_principal(request)
     conference_id = request.match_info["id"]
     _service(request).require_organizer(principal, conference_id)
     body = await read_json(request)
@@ -171,19 +294,19 @@ async def mute_all(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/conferences/{id}/end")
 async def end_conference(request: web.Request) -> web.Response:
-    principal = await _principal(request)
+    principal = await conference_principal(request)
     return web.json_response(await _service(request).end(principal, request.match_info["id"]))
 
 
 @routes.get("/api/v1/conferences/{id}/report")
 async def report(request: web.Request) -> web.Response:
-    principal = await _principal(request)
+    principal = await conference_principal(request)
     return web.json_response(await _service(request).report(principal, request.match_info["id"]))
 
 
 @routes.get("/api/v1/conferences/{id}/notifications")
 async def notifications(request: web.Request) -> web.Response:
-    principal = await _principal(request)
+    principal = await conference_principal(request)
     answer = await _service(request).notifications(principal, request.match_info["id"])
     return web.json_response(answer)
 
@@ -220,7 +343,7 @@ def ice_servers(service: ConferenceService) -> list[dict[str, Any]]:
 @routes.patch("/api/v1/me")
 async def patch_me(request: web.Request) -> web.Response:
     """A participant mutes or unmutes themselves."""
-    principal = await _principal(request)
+    principal = await token_principal(request)
     if principal.participant_id is None:
         raise ServiceError(403, "forbidden", "only a joined participant can do this")
     body = await read_json(request, limit=4096)
@@ -232,7 +355,7 @@ async def patch_me(request: web.Request) -> web.Response:
 
 @routes.post("/api/v1/webrtc")
 async def whip_offer(request: web.Request) -> web.Response:
-    principal = await _principal(request)
+    principal = await token_principal(request)
     if request.content_type != "application/sdp":
         raise ServiceError(415, "unsupported_media_type", "the offer must be application/sdp")
     if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
@@ -258,7 +381,7 @@ async def whip_offer(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/webrtc/{session}")
 async def whip_delete(request: web.Request) -> web.Response:
-    principal = await _principal(request)
+    principal = await token_principal(request)
     await _service(request).hang_up(principal, request.match_info["session"])
     return web.Response(status=200)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import phonenumbers
 
@@ -93,3 +94,61 @@ def boolean(body: dict[str, Any], field: str) -> bool:
     if not isinstance(value, bool):
         raise invalid(field, "must be true or false")
     return value
+
+
+def password(body: dict[str, Any], field: str) -> str:
+    """Taken as typed: no trimming or collapsing of spaces (they are part of it)."""
+    value = body.get(field)
+    if not isinstance(value, str) or not value:
+        raise invalid(field, "is required")
+    if len(value) > 1024:
+        raise invalid(field, "is too long")
+    return value
+
+
+def minutes(body: dict[str, Any], field: str, *, maximum: int = 24 * 60) -> int | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= maximum:
+        raise invalid(field, f"must be a whole number of minutes from 1 to {maximum}")
+    return value
+
+
+def time_zone(body: dict[str, Any], field: str) -> str | None:
+    """An IANA zone name such as Europe/Ljubljana."""
+    value = text(body, field, required=False, max_length=64)
+    if value is None:
+        return None
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise invalid(field, "is not a known time zone (e.g. Europe/Ljubljana)") from None
+    return value
+
+
+def id_list(body: dict[str, Any], field: str, *, maximum: int = 500) -> list[str] | None:
+    value = body.get(field)
+    if value is None:
+        return None
+    if (
+        not isinstance(value, list) or len(value) > maximum
+        or not all(isinstance(x, str) and 0 < len(x) <= 64 for x in value)
+    ):
+        raise invalid(field, f"must be a list of at most {maximum} ids")
+    return list(dict.fromkeys(value))
+
+
+def message(body: dict[str, Any], field: str, *, max_length: int) -> str:
+    """Free text of several lines: line breaks kept, other control characters dropped."""
+    value = body.get(field)
+    if not isinstance(value, str) or not value.strip():
+        raise invalid(field, "is required")
+    lines = value.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    cleaned = "\n".join(
+        "".join(ch if ch.isprintable() else " " for ch in line.replace("\t", " ")).rstrip()
+        for line in lines
+    ).strip()
+    if len(cleaned) > max_length:
+        raise invalid(field, f"is longer than {max_length} characters")
+    return cleaned

@@ -1,6 +1,6 @@
 """The durable outbox: every message is committed to SQLite before it is sent.
 
-A single sender task delivers what is due, one SMTP transaction per message:
+A single sender task delivers what is due, one SMTP transaction (or one SMS) per message:
 
 1. the row is marked ``sending`` (attempts + 1, its Message-ID recorded) and committed;
 2. the message goes to the SMTP server;
@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.headerregistry import Address
@@ -36,6 +37,7 @@ from typing import Protocol
 import aiosmtplib
 
 from ..store import OutboxEntry, OutboxItem, Store
+from .sms.provider import SmsError, SmsProvider
 
 logger = logging.getLogger(__name__)
 
@@ -70,7 +72,8 @@ def mail_domain(mail_from: str) -> str:
 
 def message_id(entry: OutboxEntry, domain: str) -> str:
     """Stable per outbox row: a resend after a crash carries the same Message-ID."""
-    return f"<outbox-{entry.id}.{entry.conference_id}@{domain}>"
+    scope = entry.conference_id or "account"
+    return f"<outbox-{entry.id}.{scope}@{domain}>"
 
 
 def _address(name: str, addr: str) -> Address:
@@ -91,7 +94,10 @@ def build_email(entry: OutboxEntry, mail_from: str, now: datetime) -> EmailMessa
     msg.set_content(entry.body_text)
     msg.add_alternative(entry.body_html, subtype="html")
     if entry.ics:
-        method = "REQUEST" if "METHOD:REQUEST" in entry.ics else "PUBLISH"
+        # The calendar's own METHOD line (icalendar escapes line breaks in user text, so
+        # a title can never start a line of its own).
+        found = re.search(r"^METHOD:([A-Z-]+)\r?$", entry.ics, re.MULTILINE)
+        method = found.group(1) if found else "PUBLISH"
         msg.add_attachment(
             entry.ics, subtype="calendar", filename="invitation.ics",
             params={"method": method},
@@ -103,6 +109,10 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+#: told of every change of a message's state (the organiser's page shows it live)
+ChangeListener = Callable[[OutboxEntry], None]
+
+
 class Outbox:
     def __init__(
         self,
@@ -110,22 +120,48 @@ class Outbox:
         transport: Transport | None,
         *,
         mail_from: str,
+        sms: SmsProvider | None = None,
         now: Callable[[], datetime] = utcnow,
     ) -> None:
         self.store = store
         self.transport = transport
+        self.sms = sms
         self.mail_from = mail_from
         self.now = now
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._warned_no_transport = False
         self._lock = asyncio.Lock()
+        self._listeners: list[ChangeListener] = []
+        self._stopping = False
+
+    def subscribe(self, listener: ChangeListener) -> None:
+        self._listeners.append(listener)
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """The channels that can send now; messages on others wait in the queue."""
+        return (*(("email",) if self.transport else ()), *(("sms",) if self.sms else ()))
+
+    async def _changed(self, entry_id: int) -> None:
+        if not self._listeners:
+            return
+        entry = await self.store.outbox_entry(entry_id)
+        if entry is None:
+            return
+        for listener in self._listeners:
+            try:
+                listener(entry)
+            except Exception:
+                logger.exception("outbox listener failed")
 
     async def enqueue(self, items: list[OutboxItem]) -> list[int]:
         """Store the messages (committed) and wake the sender."""
         if not items:
             return []
         ids = await self.store.add_outbox(items, self.now())
+        for entry_id in ids:
+            await self._changed(entry_id)
         self._wake.set()
         return ids
 
@@ -134,31 +170,41 @@ class Outbox:
         async with self._lock:
             sent = 0
             while True:
-                due = await self.store.due_outbox(self.now())
-                if not due:
-                    return sent
-                if self.transport is None:
+                channels = self.channels
+                if not channels:
                     if not self._warned_no_transport:
                         logger.warning(
-                            "no SMTP server configured (TELEKONF_SMTP_URL):"
-                            " %d message(s) stay queued", len(due),
+                            "no SMTP server configured (TELEKONF_SMTP_URL): e-mail stays queued"
                         )
                         self._warned_no_transport = True
+                    return sent
+                due = await self.store.due_outbox(self.now(), channels)
+                if not due:
                     return sent
                 for entry in due:
                     sent += await self._deliver(entry)
 
+    async def _send(self, entry: OutboxEntry) -> None:
+        if entry.channel == "sms":
+            assert self.sms is not None
+            await self.sms.send(entry.recipient, entry.body_text)
+        else:
+            assert self.transport is not None
+            await self.transport.send(build_email(entry, self.mail_from, self.now()))
+
     async def _deliver(self, entry: OutboxEntry) -> int:
-        assert self.transport is not None
         attempts = entry.attempts + 1
         mid = message_id(entry, mail_domain(self.mail_from))
         await self.store.outbox_sending(entry.id, attempts, mid)
         try:
-            await self.transport.send(build_email(entry, self.mail_from, self.now()))
-        except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
-            error = f"{type(exc).__name__}: {exc}"[:500]
+            await self._send(entry)
+        except (aiosmtplib.SMTPException, SmsError, OSError, TimeoutError) as exc:
+            error = str(exc) if isinstance(exc, SmsError) else f"{type(exc).__name__}: {exc}"
+            error = error[:500]
             now = self.now()
-            permanent = isinstance(exc, aiosmtplib.SMTPRecipientsRefused)
+            permanent = isinstance(exc, aiosmtplib.SMTPRecipientsRefused) or (
+                isinstance(exc, SmsError) and exc.permanent
+            )
             next_at = now + backoff(attempts)
             if permanent or next_at - entry.created_at > GIVE_UP_AFTER:
                 logger.warning("outbox %d to %s failed for good: %s", entry.id,
@@ -168,15 +214,18 @@ class Outbox:
                 logger.info("outbox %d: %s; next attempt at %s", entry.id, error,
                             next_at.isoformat())
                 await self.store.outbox_retry(entry.id, error, next_at)
+            await self._changed(entry.id)
             return 0
         except Exception as exc:  # a bug must not stop the sender; retry later
             logger.exception("outbox %d: unexpected error", entry.id)
             await self.store.outbox_retry(
                 entry.id, f"{type(exc).__name__}: {exc}"[:500], self.now() + backoff(attempts)
             )
+            await self._changed(entry.id)
             return 0
         await self.store.outbox_sent(entry.id, self.now())
         logger.info("outbox %d sent to %s", entry.id, entry.recipient)
+        await self._changed(entry.id)
         return 1
 
     # -- the sender task -------------------------------------------------------------
@@ -191,29 +240,39 @@ class Outbox:
         self._task = asyncio.create_task(self._run(), name="outbox-sender")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            try:
-                await self._task
-            except asyncio.CancelledError:
-                pass
-            self._task = None
+        """Stop the sender; a message in flight is sent again by the next process."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        self._stopping = True
+        self._wake.set()
+        # Cancel until it is done: a library awaited inside (an SMTP client, say) may
+        # swallow one cancellation, and the sender would then never end.
+        while not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=1.0)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("the outbox sender failed", exc_info=task.exception())
 
     async def _run(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
             try:
                 await self.deliver_due()
                 delay = POLL_SECONDS
-                due = await self.store.next_outbox_due()
-                if due is not None and self.transport is not None:
+                channels = self.channels
+                due = await self.store.next_outbox_due(channels) if channels else None
+                if due is not None:
                     delay = min(POLL_SECONDS, max(0.05, (due - self.now()).total_seconds()))
             except asyncio.CancelledError:
                 raise
             except Exception:
                 logger.exception("the outbox sender failed; trying again")
                 delay = POLL_SECONDS
+            # asyncio.timeout, not wait_for: on 3.11 wait_for swallows a cancellation that
+            # arrives as the event is set, and stop() would wait for the sender forever.
             try:
-                await asyncio.wait_for(self._wake.wait(), delay)
+                async with asyncio.timeout(delay):
+                    await self._wake.wait()
             except TimeoutError:
                 pass

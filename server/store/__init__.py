@@ -6,11 +6,13 @@ leave) is written through ``Store`` at the moment it happens.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
 from ..conference import Conference, Participant
+from .accounts import AccountStore
 
 
 class PinTaken(Exception):
@@ -46,21 +48,23 @@ class ConferenceRecord:
 class OutboxItem:
     """A message to be stored in the outbox before anything is sent."""
 
-    conference_id: str
-    kind: str  # "invitation" or "invitation-organizer"
-    recipient: str  # the address (an e-mail address for channel "email")
+    conference_id: str | None  # None: account mail (password reset, …)
+    kind: str  # "invitation", "invitation-organizer", "notice", "password-reset", …
+    recipient: str  # the address: e-mail for channel "email", E.164 for "sms"
     recipient_name: str
     subject: str
     body_text: str
     body_html: str
     ics: str | None = None
     channel: str = "email"
+    participant_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class OutboxEntry:
     id: int
-    conference_id: str
+    conference_id: str | None
+    participant_id: str | None
     kind: str
     recipient: str
     recipient_name: str
@@ -78,7 +82,7 @@ class OutboxEntry:
     message_id: str | None
 
 
-class Store(Protocol):
+class Store(AccountStore, Protocol):
     async def open(self) -> None: ...
 
     async def close(self) -> None: ...
@@ -111,9 +115,15 @@ class Store(Protocol):
 
     async def add_outbox(self, items: list[OutboxItem], now: datetime) -> list[int]: ...
 
-    async def due_outbox(self, now: datetime, limit: int = 50) -> list[OutboxEntry]: ...
+    async def due_outbox(
+        self, now: datetime, channels: Collection[str], limit: int = 50
+    ) -> list[OutboxEntry]: ...
 
-    async def next_outbox_due(self) -> datetime | None: ...
+    async def next_outbox_due(self, channels: Collection[str]) -> datetime | None: ...
+
+    async def outbox_entry(self, entry_id: int) -> OutboxEntry | None: ...
+
+    async def outbox_of_channel(self, channel: str, limit: int = 200) -> list[OutboxEntry]: ...
 
     async def outbox_sending(self, entry_id: int, attempts: int, message_id: str) -> None: ...
 

@@ -7,6 +7,7 @@ the process dying a moment later.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Collection
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from ..conference import (
     Role,
 )
 from . import ConferenceRecord, OutboxEntry, OutboxItem, PinTaken, RosterEvent, TokenRecord
+from .sqlite_accounts import SqliteAccounts
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conferences (
@@ -108,8 +110,106 @@ CREATE INDEX IF NOT EXISTS outbox_due ON outbox(state, next_attempt_at);
 CREATE INDEX IF NOT EXISTS outbox_by_conference ON outbox(conference_id, id);
 """
 
+# Version 3: organiser accounts (sessions, API keys, password resets, phonebooks);
+# conferences get an owner and a schedule; the outbox is rebuilt so that a message
+# may belong to no conference (account mail) and names its recipient participant.
+ACCOUNTS_SCHEMA = """
+CREATE TABLE accounts (
+    id TEXT PRIMARY KEY,
+    company TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE TABLE users (
+    id TEXT PRIMARY KEY,
+    account_id TEXT NOT NULL REFERENCES accounts(id),
+    user_number TEXT NOT NULL UNIQUE,
+    name TEXT NOT NULL,
+    email TEXT NOT NULL,
+    email_key TEXT NOT NULL UNIQUE,
+    password_hash TEXT NOT NULL,
+    language TEXT NOT NULL,
+    role TEXT NOT NULL,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX users_by_account ON users(account_id);
+CREATE TABLE sessions (
+    token_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    csrf_token TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+);
+CREATE INDEX sessions_by_user ON sessions(user_id);
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    name TEXT NOT NULL,
+    key_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    created_at TEXT NOT NULL,
+    last_used_at TEXT,
+    revoked_at TEXT
+);
+CREATE INDEX api_keys_by_user ON api_keys(user_id);
+CREATE TABLE password_resets (
+    token_hash TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    created_at TEXT NOT NULL,
+    expires_at TEXT NOT NULL,
+    used_at TEXT
+);
+CREATE TABLE contacts (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL REFERENCES users(id),
+    name TEXT NOT NULL,
+    email TEXT,
+    phone TEXT,
+    language TEXT NOT NULL,
+    organisation TEXT,
+    created_at TEXT NOT NULL
+);
+CREATE INDEX contacts_by_user ON contacts(user_id, name);
+ALTER TABLE conferences ADD COLUMN owner_user_id TEXT REFERENCES users(id);
+ALTER TABLE conferences ADD COLUMN duration_minutes INTEGER;
+ALTER TABLE conferences ADD COLUMN time_zone TEXT;
+ALTER TABLE conferences ADD COLUMN ics_sequence INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX conferences_by_owner ON conferences(owner_user_id, created_at);
+CREATE INDEX conferences_by_organizer_email ON conferences(lower(organizer_email));
+ALTER TABLE participants ADD COLUMN language TEXT;
+CREATE TABLE outbox_v3 (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conference_id TEXT REFERENCES conferences(id),
+    participant_id TEXT,
+    kind TEXT NOT NULL,
+    recipient TEXT NOT NULL,
+    recipient_name TEXT NOT NULL DEFAULT '',
+    channel TEXT NOT NULL DEFAULT 'email',
+    subject TEXT NOT NULL,
+    body_text TEXT NOT NULL,
+    body_html TEXT NOT NULL,
+    ics TEXT,
+    state TEXT NOT NULL DEFAULT 'queued',
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_attempt_at TEXT NOT NULL,
+    last_error TEXT,
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    message_id TEXT
+);
+INSERT INTO outbox_v3 (id, conference_id, kind, recipient, recipient_name, channel, subject,
+    body_text, body_html, ics, state, attempts, next_attempt_at, last_error, created_at,
+    sent_at, message_id)
+SELECT id, conference_id, kind, recipient, recipient_name, channel, subject, body_text,
+    body_html, ics, state, attempts, next_attempt_at, last_error, created_at, sent_at,
+    message_id FROM outbox;
+DROP TABLE outbox;
+ALTER TABLE outbox_v3 RENAME TO outbox;
+CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
+CREATE INDEX outbox_by_conference ON outbox(conference_id, id);
+"""
+
 #: Each entry moves the schema one version on; never edit a published one.
-MIGRATIONS: tuple[str, ...] = (SCHEMA, OUTBOX_SCHEMA)
+MIGRATIONS: tuple[str, ...] = (SCHEMA, OUTBOX_SCHEMA, ACCOUNTS_SCHEMA)
 
 
 def _time(value: datetime | None) -> str | None:
@@ -125,7 +225,7 @@ def _parse_time(value: str | None) -> datetime | None:
     return datetime.fromisoformat(value) if value else None
 
 
-class SqliteStore:
+class SqliteStore(SqliteAccounts):
     def __init__(self, path: Path) -> None:
         self.path = path
         self._db: aiosqlite.Connection | None = None
@@ -156,9 +256,14 @@ class SqliteStore:
                 f"{self.path} has schema version {version}, newer than this Telekonf knows"
             )
         for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
-            await self.db.executescript(script)
-            await self.db.execute(f"PRAGMA user_version = {number}")
-            await self.db.commit()
+            # One transaction per step: a failed step leaves the file as it was.
+            try:
+                await self.db.executescript(
+                    f"BEGIN;\n{script}\nPRAGMA user_version = {number};\nCOMMIT;"
+                )
+            except sqlite3.Error:
+                await self.db.rollback()
+                raise
 
     async def close(self) -> None:
         if self._db is not None:
@@ -172,12 +277,14 @@ class SqliteStore:
         try:
             await self.db.execute(
                 "INSERT INTO conferences (id, title, language, organizer_name, organizer_email,"
-                " organizer_phone, pin, moderator_pin, state, created_at, starts_at)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " organizer_phone, pin, moderator_pin, state, created_at, starts_at,"
+                " owner_user_id, duration_minutes, time_zone, ics_sequence)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     c.id, c.title, c.language, c.organizer.name, c.organizer.email,
                     c.organizer.phone, pin, moderator_pin, c.state.value,
-                    _time(c.created_at), _time(c.starts_at),
+                    _time(c.created_at), _time(c.starts_at), c.owner_user_id,
+                    c.duration_minutes, c.time_zone, c.ics_sequence,
                 ),
             )
             await self.db.executemany(
@@ -195,10 +302,12 @@ class SqliteStore:
         c = conference
         await self.db.execute(
             "UPDATE conferences SET title=?, language=?, state=?, locked=?, started_at=?,"
-            " ended_at=? WHERE id=?",
+            " ended_at=?, starts_at=?, duration_minutes=?, time_zone=?, ics_sequence=?"
+            " WHERE id=?",
             (
                 c.title, c.language, c.state.value, int(c.locked), _time(c.started_at),
-                _time(c.ended_at), c.id,
+                _time(c.ended_at), _time(c.starts_at), c.duration_minutes, c.time_zone,
+                c.ics_sequence, c.id,
             ),
         )
         await self.db.commit()
@@ -219,17 +328,19 @@ class SqliteStore:
                 position = int(row[0]) if row else 0
         await self.db.execute(
             "INSERT INTO participants (id, conference_id, position, name, email, phone, role,"
-            " mode, joined_at, left_at, left_reason, muted, failure, access_number, access_mode)"
-            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
+            " mode, joined_at, left_at, left_reason, muted, failure, access_number, access_mode,"
+            " language) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)"
             " ON CONFLICT(id) DO UPDATE SET name=excluded.name, email=excluded.email,"
             " phone=excluded.phone, role=excluded.role, mode=excluded.mode,"
             " joined_at=excluded.joined_at, left_at=excluded.left_at,"
             " left_reason=excluded.left_reason, muted=excluded.muted, failure=excluded.failure,"
-            " access_number=excluded.access_number, access_mode=excluded.access_mode",
+            " access_number=excluded.access_number, access_mode=excluded.access_mode,"
+            " language=excluded.language",
             (
                 p.id, conference_id, position, p.name, p.email, p.phone, p.role.value,
                 p.mode.value if p.mode else None, _time(p.joined_at), _time(p.left_at),
                 p.left_reason, int(p.muted), p.failure, p.access_number, p.access_mode,
+                p.language,
             ),
         )
 
@@ -295,6 +406,10 @@ class SqliteStore:
             started_at=_parse_time(row["started_at"]),
             ended_at=_parse_time(row["ended_at"]),
             locked=bool(row["locked"]),
+            owner_user_id=row["owner_user_id"],
+            duration_minutes=row["duration_minutes"],
+            time_zone=row["time_zone"],
+            ics_sequence=row["ics_sequence"],
         )
         async with self.db.execute(
             "SELECT * FROM participants WHERE conference_id=? ORDER BY position",
@@ -315,6 +430,7 @@ class SqliteStore:
                     failure=p["failure"],
                     access_number=p["access_number"],
                     access_mode=p["access_mode"],
+                    language=p["language"],
                 )
         return ConferenceRecord(conference, row["pin"], row["moderator_pin"])
 
@@ -353,11 +469,12 @@ class SqliteStore:
         ids = []
         for item in items:
             cursor = await self.db.execute(
-                "INSERT INTO outbox (conference_id, kind, recipient, recipient_name, channel,"
-                " subject, body_text, body_html, ics, state, attempts, next_attempt_at,"
-                " created_at) VALUES (?,?,?,?,?,?,?,?,?,'queued',0,?,?)",
+                "INSERT INTO outbox (conference_id, participant_id, kind, recipient,"
+                " recipient_name, channel, subject, body_text, body_html, ics, state, attempts,"
+                " next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,'queued',0,?,?)",
                 (
-                    item.conference_id, item.kind, item.recipient, item.recipient_name,
+                    item.conference_id, item.participant_id, item.kind, item.recipient,
+                    item.recipient_name,
                     item.channel, item.subject, item.body_text, item.body_html, item.ics,
                     _utc(now), _utc(now),
                 ),
@@ -370,7 +487,8 @@ class SqliteStore:
     @staticmethod
     def _outbox_entry(r: sqlite3.Row) -> OutboxEntry:
         return OutboxEntry(
-            id=r["id"], conference_id=r["conference_id"], kind=r["kind"],
+            id=r["id"], conference_id=r["conference_id"], participant_id=r["participant_id"],
+            kind=r["kind"],
             recipient=r["recipient"], recipient_name=r["recipient_name"], channel=r["channel"],
             subject=r["subject"], body_text=r["body_text"], body_html=r["body_html"],
             ics=r["ics"], state=r["state"], attempts=r["attempts"],
@@ -380,20 +498,39 @@ class SqliteStore:
             sent_at=_parse_time(r["sent_at"]), message_id=r["message_id"],
         )
 
-    async def due_outbox(self, now: datetime, limit: int = 50) -> list[OutboxEntry]:
+    async def due_outbox(
+        self, now: datetime, channels: Collection[str], limit: int = 50
+    ) -> list[OutboxEntry]:
+        """Queued messages due by ``now`` on the channels that can send at all."""
+        marks = ",".join("?" * len(channels))
         async with self.db.execute(
-            "SELECT * FROM outbox WHERE state='queued' AND next_attempt_at<=?"
-            " ORDER BY next_attempt_at, id LIMIT ?",
-            (_utc(now), limit),
+            f"SELECT * FROM outbox WHERE state='queued' AND next_attempt_at<=?"
+            f" AND channel IN ({marks}) ORDER BY next_attempt_at, id LIMIT ?",
+            (_utc(now), *channels, limit),
         ) as cursor:
             return [self._outbox_entry(r) for r in await cursor.fetchall()]
 
-    async def next_outbox_due(self) -> datetime | None:
+    async def next_outbox_due(self, channels: Collection[str]) -> datetime | None:
+        marks = ",".join("?" * len(channels))
         async with self.db.execute(
-            "SELECT MIN(next_attempt_at) FROM outbox WHERE state='queued'"
+            f"SELECT MIN(next_attempt_at) FROM outbox WHERE state='queued'"
+            f" AND channel IN ({marks})",
+            tuple(channels),
         ) as cursor:
             row = await cursor.fetchone()
         return _parse_time(row[0]) if row else None
+
+    async def outbox_entry(self, entry_id: int) -> OutboxEntry | None:
+        async with self.db.execute("SELECT * FROM outbox WHERE id=?", (entry_id,)) as cursor:
+            row = await cursor.fetchone()
+        return self._outbox_entry(row) if row else None
+
+    async def outbox_of_channel(self, channel: str, limit: int = 200) -> list[OutboxEntry]:
+        """The newest messages of one channel (the development SMS page)."""
+        async with self.db.execute(
+            "SELECT * FROM outbox WHERE channel=? ORDER BY id DESC LIMIT ?", (channel, limit)
+        ) as cursor:
+            return [self._outbox_entry(r) for r in await cursor.fetchall()]
 
     async def outbox_sending(self, entry_id: int, attempts: int, message_id: str) -> None:
         await self.db.execute(

@@ -1,0 +1,1 @@
+"""Registered organisers: company accounts, log-in sessions, API keys, phonebooks."""

@@ -1,0 +1,210 @@
+"""REST API v1 for registered organisers: sign-up, session, password reset, API keys,
+the account's organisers, and the phonebook."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from ..accounts.service import AccountService, LoggedIn, contact_view, user_view
+from ..errors import ServiceError
+from . import validation as v
+from .auth import ACCOUNTS, SESSION_COOKIE, optional_caller, user
+from .errors import read_json
+
+routes = web.RouteTableDef()
+
+MAX_CSV_BYTES = 2 * 1024 * 1024
+
+
+def _accounts(request: web.Request) -> AccountService:
+    return request.app[ACCOUNTS]
+
+
+def _client_key(request: web.Request) -> str:
+    return f"ip:{request.remote or 'unknown'}"
+
+
+async def _json_only(request: web.Request, limit: int = 16 * 1024) -> dict[str, Any]:
+    """Log-in and sign-up take JSON only: a cross-site HTML form cannot send it (login CSRF)."""
+    if request.content_type != "application/json":
+        raise ServiceError(415, "unsupported_media_type", "send application/json")
+    return await read_json(request, limit=limit)
+
+
+def _with_session(request: web.Request, response: web.Response, token: str) -> web.Response:
+    response.set_cookie(
+        SESSION_COOKIE, token, httponly=True, samesite="Lax", path="/",
+        secure=request.app[ACCOUNTS].base_url.startswith("https:"),
+        max_age=14 * 24 * 3600,
+    )
+    return response
+
+
+def _session_body(logged_in: LoggedIn) -> dict[str, Any]:
+    return {
+        "user": user_view(logged_in.user, logged_in.account),
+        "csrf_token": logged_in.csrf_token,
+    }
+
+
+@routes.post("/api/v1/accounts")
+async def sign_up(request: web.Request) -> web.Response:
+    body = await _json_only(request)
+    logged_in = await _accounts(request).sign_up(
+        company=v.text(body, "company", max_length=200) or "",
+        name=v.text(body, "name", max_length=100) or "",
+        email=v.email(body, "email", required=True) or "",
+        password=v.password(body, "password"),
+        language=v.language(body, "en"),
+    )
+    response = web.json_response(_session_body(logged_in), status=201)
+    return _with_session(request, response, logged_in.session_token)
+
+
+@routes.post("/api/v1/session")
+async def log_in(request: web.Request) -> web.Response:
+    body = await _json_only(request)
+    login = v.text(body, "login", max_length=254) or ""
+    logged_in = await _accounts(request).log_in(
+        login, v.password(body, "password"), _client_key(request)
+    )
+    response = web.json_response(_session_body(logged_in))
+    return _with_session(request, response, logged_in.session_token)
+
+
+@routes.get("/api/v1/session")
+async def get_session(request: web.Request) -> web.Response:
+    found = await optional_caller(request)
+    if found is None or found.session is None or found.user is None:
+        raise ServiceError(401, "unauthorized", "not logged in")
+    me = await _accounts(request).me(found.user)
+    return web.json_response({"user": me, "csrf_token": found.session.csrf_token})
+
+
+@routes.delete("/api/v1/session")
+async def log_out(request: web.Request) -> web.Response:
+    found = await optional_caller(request)  # checks the CSRF token of a session
+    if found is not None and found.session is not None:
+        await _accounts(request).log_out(request.cookies[SESSION_COOKIE])
+    response = web.Response(status=204)
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@routes.post("/api/v1/password-reset")
+async def ask_password_reset(request: web.Request) -> web.Response:
+    body = await _json_only(request)
+    email = v.email(body, "email", required=True) or ""
+    await _accounts(request).request_password_reset(email)
+    # The same answer whether or not the address has an account.
+    return web.json_response({"sent": True}, status=202)
+
+
+@routes.post("/api/v1/password-reset/confirm")
+async def confirm_password_reset(request: web.Request) -> web.Response:
+    body = await _json_only(request)
+    token = v.text(body, "token", max_length=200) or ""
+    await _accounts(request).reset_password(token, v.password(body, "password"))
+    return web.Response(status=204)
+
+
+@routes.get("/api/v1/api-keys")
+async def list_api_keys(request: web.Request) -> web.Response:
+    return web.json_response(await _accounts(request).api_keys(await user(request)))
+
+
+@routes.post("/api/v1/api-keys")
+async def create_api_key(request: web.Request) -> web.Response:
+    me = await user(request)
+    body = await read_json(request, limit=4096)
+    name = v.text(body, "name", max_length=100) or ""
+    return web.json_response(await _accounts(request).create_api_key(me, name), status=201)
+
+
+@routes.delete("/api/v1/api-keys/{key}")
+async def revoke_api_key(request: web.Request) -> web.Response:
+    await _accounts(request).revoke_api_key(await user(request), request.match_info["key"])
+    return web.Response(status=204)
+
+
+@routes.get("/api/v1/account/organizers")
+async def list_organizers(request: web.Request) -> web.Response:
+    return web.json_response(await _accounts(request).organizers(await user(request)))
+
+
+@routes.post("/api/v1/account/organizers")
+async def add_organizer(request: web.Request) -> web.Response:
+    me = await user(request)
+    body = await read_json(request, limit=4096)
+    view = await _accounts(request).add_organizer(
+        me,
+        name=v.text(body, "name", max_length=100) or "",
+        email=v.email(body, "email", required=True) or "",
+        language=v.language(body, me.language),
+    )
+    return web.json_response(view, status=201)
+
+
+# -- the phonebook ---------------------------------------------------------------------
+
+
+@routes.get("/api/v1/contacts")
+async def list_contacts(request: web.Request) -> web.Response:
+    me = await user(request)
+    query = request.query.get("q")
+    return web.json_response(await _accounts(request).contacts(me, query))
+
+
+@routes.post("/api/v1/contacts")
+async def add_contact(request: web.Request) -> web.Response:
+    me = await user(request)
+    body = await read_json(request, limit=8192)
+    return web.json_response(await _accounts(request).add_contact(me, body), status=201)
+
+
+@routes.get("/api/v1/contacts/export")
+async def export_contacts(request: web.Request) -> web.Response:
+    me = await user(request)
+    # With a byte-order mark: otherwise Excel reads UTF-8 as the local code page.
+    text = "\ufeff" + await _accounts(request).export_csv(me)
+    return web.Response(
+        text=text, content_type="text/csv", charset="utf-8",
+        headers={"Content-Disposition": 'attachment; filename="contacts.csv"'},
+    )
+
+
+@routes.post("/api/v1/contacts/import")
+async def import_contacts(request: web.Request) -> web.Response:
+    me = await user(request)
+    if request.content_length is not None and request.content_length > MAX_CSV_BYTES:
+        raise ServiceError(413, "too_large", "the file is larger than 2 MB")
+    data = await request.content.read(MAX_CSV_BYTES + 1)
+    if len(data) > MAX_CSV_BYTES:
+        raise ServiceError(413, "too_large", "the file is larger than 2 MB")
+    imported = await _accounts(request).import_csv(me, data)
+    return web.json_response({"imported": imported})
+
+
+@routes.get("/api/v1/contacts/{contact}")
+async def get_contact(request: web.Request) -> web.Response:
+    me = await user(request)
+    record = await _accounts(request).contact(me, request.match_info["contact"])
+    return web.json_response(contact_view(record))
+
+
+@routes.patch("/api/v1/contacts/{contact}")
+async def patch_contact(request: web.Request) -> web.Response:
+    me = await user(request)
+    body = await read_json(request, limit=8192)
+    view = await _accounts(request).update_contact(me, request.match_info["contact"], body)
+    return web.json_response(view)
+
+
+@routes.delete("/api/v1/contacts/{contact}")
+async def delete_contact(request: web.Request) -> web.Response:
+    me = await user(request)
+    await _accounts(request).delete_contact(me, request.match_info["contact"])
+    return web.Response(status=204)
+

@@ -77,16 +77,23 @@ class LiveServer:
     data_dir: Path
 
 
-def start_server(data_dir: Path, port: int | None = None) -> LiveServer:
+def start_server(
+    data_dir: Path, port: int | None = None, extra_args: tuple[str, ...] = ()
+) -> LiveServer:
+    """``telekonf serve`` as a subprocess, ready when ``/healthz`` answers."""
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
-    env = dict(os.environ, TELEKONF_ICE_ADDRESSES="127.0.0.1", TELEKONF_LOG_LEVEL="INFO")
-    log = open(data_dir.parent / f"server-{port}.log", "ab")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "server.cli", "serve", "--http-port", str(port), "--sip-port", "0",
-         "--data-dir", str(data_dir), "--public-url", url],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-    )
+    # No TELEKONF_* of the caller's shell (a real SMS provider, say) leaks into a test.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEKONF_")}
+    env.update(TELEKONF_ICE_ADDRESSES="127.0.0.1", TELEKONF_LOG_LEVEL="INFO")
+    data_dir.parent.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.parent / f"server-{port}.log"
+    with open(log_path, "ab") as log:  # the child keeps its own descriptor
+        process = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "serve", "--http-port", str(port),
+             "--sip-port", "0", "--data-dir", str(data_dir), "--public-url", url, *extra_args],
+            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        )
     deadline = time.monotonic() + 30
     while True:
         try:
@@ -97,9 +104,18 @@ def start_server(data_dir: Path, port: int | None = None) -> LiveServer:
             pass
         if process.poll() is not None or time.monotonic() > deadline:
             process.kill()
-            raise RuntimeError(f"the server did not start (see {log.name})")
+            tail = log_path.read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"the server did not start (see {log_path}):\n{tail}")
         time.sleep(0.1)
     return LiveServer(url, process, data_dir)
+
+
+def stop_server(server: LiveServer) -> None:
+    server.process.terminate()
+    try:
+        server.process.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        server.process.kill()
 
 
 @pytest.fixture
@@ -107,11 +123,7 @@ def live_server(tmp_path: Path) -> Iterator[LiveServer]:
     """``telekonf serve`` as a real subprocess, ICE on 127.0.0.1."""
     server = start_server(tmp_path / "data")
     yield server
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    stop_server(server)
 
 
 @pytest.fixture
@@ -143,3 +155,14 @@ def smtp_down() -> Iterator[SmtpServer]:
     server = SmtpServer(free_port())
     yield server
     server.stop()
+
+
+@pytest.fixture
+def mail_server(tmp_path: Path, smtp: SmtpServer) -> Iterator[LiveServer]:
+    """``telekonf serve`` sending mail to the ``smtp`` server; SMS to the development sink."""
+    server = start_server(
+        tmp_path / "data",
+        extra_args=("--smtp-url", smtp.url, "--mail-from", "Telekonf <noreply@example.org>"),
+    )
+    yield server
+    stop_server(server)

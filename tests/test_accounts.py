@@ -326,3 +326,25 @@ async def test_an_owner_adds_an_organiser_who_sets_a_password(
         "name": "Eve", "email": "eve@example.org",
     })
     assert status == 403
+
+
+async def test_reset_mails_are_limited_per_address(browsers: Any, smtp: SmtpServer) -> None:
+    await browsers().sign_up("olga@example.org")
+    asker = browsers()
+    statuses = [
+        (await asker.call("POST", "/api/v1/password-reset", json={"email": "olga@example.org"}))[0]
+        for _ in range(6)
+    ]
+    assert statuses == [202] * 5 + [429]
+    assert len(await smtp.mailbox.wait_to("olga@example.org", 5)) == 5
+
+
+async def test_log_out_ends_the_cookies_session_whatever_else_is_sent(browsers: Any) -> None:
+    olga = browsers()
+    await olga.sign_up("olga@example.org")
+    status, key = await olga.call("POST", "/api/v1/api-keys", json={"name": "x"})
+    status, _ = await olga.call(
+        "DELETE", "/api/v1/session", headers={"Authorization": f"Bearer {key['key']}"}
+    )
+    assert status == 204
+    assert (await olga.call("GET", "/api/v1/session"))[0] == 401

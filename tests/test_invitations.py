@@ -221,6 +221,10 @@ def test_smtp_urls() -> None:
     assert "p:w" not in repr(starttls)
     with pytest.raises(ValueError):
         SmtpTransport.from_url("http://mail.example.org")
+    # A password never crosses the network unencrypted; on the machine itself it may.
+    with pytest.raises(ValueError, match="encrypted"):
+        SmtpTransport.from_url("smtp://u:p@mail.example.org")
+    assert SmtpTransport.from_url("smtp://u:p@127.0.0.1:2525").username == "u"
 
 
 def test_backoff_grows_and_is_capped() -> None:

@@ -2,8 +2,9 @@
 
 The document is ``server/api/openapi.json``, written by hand. These tests keep it honest:
 every route of the app is in it and everything in it is a route of the app; every example
-fits its schema; and the answers of a real conference (REST, WHIP and the live channel)
-fit the schemas, with no field the document does not name.
+fits its schema; and the answers of a real conference (REST, WHIP and the live channel) and
+of a registered organiser (sign-up, session, API keys, phonebook, planning, messages) fit the
+schemas, with no field the document does not name.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import OpenAPIV31SpecValidator, validate
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
+from yarl import URL
 
+from server.api.auth import CSRF_HEADER, SAFE_METHODS
 from server.app import OPENAPI_FILE
 from server.config import Settings
+from server.realtime import SESSION_COOKIE
 
 from .conftest import InProcess
 
@@ -147,6 +151,12 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def needs_credentials(doc: dict[str, Any], op: dict[str, Any]) -> bool:
+    """Some way of authenticating is required: there is a requirement, and none is empty."""
+    requirements = op.get("security", doc.get("security", []))
+    return bool(requirements) and {} not in requirements
+
+
 # -- the document itself -------------------------------------------------------------------
 
 
@@ -172,14 +182,28 @@ def test_the_reusable_schemas_are_there(doc: dict[str, Any]) -> None:
     schemas = doc["components"]["schemas"]
     for name in (
         "Conference", "Participant", "Report", "Error", "JoinRequest", "JoinResponse",
-        "CreateConferenceRequest", "CreateConferenceResponse",
+        "CreateConferenceRequest", "CreateConferenceResponse", "Notification",
+        "User", "Account", "Session", "ApiKey", "NewApiKey", "Contact", "ContactImportResult",
+        "CsvRowError", "InviteeContact", "NotifyRequest", "NotifyResponse", "DevSms",
     ):
         assert name in schemas
-    assert set(doc["components"]["securitySchemes"]) == {"organizerToken", "participantToken"}
+    schemes = doc["components"]["securitySchemes"]
+    assert set(schemes) == {
+        "organizerToken", "participantToken", "apiKey", "sessionCookie", "csrfToken",
+    }
+    assert schemes["sessionCookie"]["name"] == SESSION_COOKIE
+    assert schemes["csrfToken"]["name"] == CSRF_HEADER
+    # A session cookie needs its CSRF token exactly on the requests that change something.
+    for path, method, op in operations(doc):
+        for requirement in op.get("security", doc.get("security", [])):
+            assert set(requirement) <= set(schemes), f"{method.upper()} {path}: {requirement}"
+            if "sessionCookie" in requirement:
+                needs_csrf = method.upper() not in SAFE_METHODS
+                assert ("csrfToken" in requirement) == needs_csrf, f"{method.upper()} {path}"
     live = doc["x-socketio"]
     assert live["namespace"] == "/live"
     assert set(live["serverEvents"]) == {
-        "snapshot", "participant", "participant_removed", "conference",
+        "snapshot", "participant", "participant_removed", "conference", "notification",
     }
 
 
@@ -252,10 +276,12 @@ async def test_the_routes_and_the_document_agree(service: InProcess, doc: dict[s
 async def test_tokens_are_needed_where_documented(
     service: InProcess, doc: dict[str, Any], contract: Contract
 ) -> None:
-    """No token: 401 exactly where the document asks for one; a wrong one: invalid_token."""
+    """No credentials: 401 exactly where the document asks for some; a wrong token:
+    invalid_token. (Where credentials are optional, ``{}`` among the requirements, none is
+    fine.)"""
     for path, method, op in operations(doc):
         url = service.url + re.sub(r"{[^}]+}", NO_SUCH_ID, path)
-        secured = bool(op.get("security", doc.get("security", [])))
+        secured = needs_credentials(doc, op)
         async with service.http.request(method.upper(), url) as response:
             if secured:
                 body = await contract.check(response, path, method, 401)
@@ -281,11 +307,17 @@ class LiveEvents:
         self.names = events
         self.arrived = asyncio.Event()
 
-    async def connect(self, url: str, namespace: str, token: str) -> None:
+    async def connect(
+        self, url: str, namespace: str, token: str | None = None, *,
+        conference_id: str | None = None, cookie: str | None = None,
+    ) -> None:
+        """With a conference token, or with a session cookie and the conference's id."""
         for name in self.names:
             self.sio.on(name, self._handler(name), namespace=namespace)
+        payload = {"token": token} if token is not None else {"conference_id": conference_id}
         await self.sio.connect(
-            url, namespaces=[namespace], auth={"token": token}, transports=["websocket"]
+            url, namespaces=[namespace], auth=payload, transports=["websocket"],
+            headers={"Cookie": f"{SESSION_COOKIE}={cookie}"} if cookie else {},
         )
 
     def _handler(self, name: str) -> Any:
@@ -473,3 +505,289 @@ async def test_wrong_pins_are_refused_then_limited(
         error = await contract.check(r, "/api/v1/join", "post", 429)
         assert error["error"] == "too_many_attempts"
         assert int(r.headers["Retry-After"]) == error["retry_after"] >= 1
+
+
+# -- a registered organiser ------------------------------------------------------------------
+
+PASSWORD = "correct horse battery"
+BROKEN_CSV = (
+    "Name;E-Mail;Telefon;Sprache\n"
+    "Pia Novak;pia@example.org;+386 40 123 456;sl\n"
+    "Hans;hans@example;;de\n"
+    ";nobody@example.org;;\n"
+).encode("utf-8-sig")
+GOOD_CSV = (
+    b"Name;E-Mail;Telefon;Sprache\n"
+    b"Hans Maier;hans@example.org;;de\n"
+    b"Ana;;+386 41 234 567;sl\n"
+)
+
+
+async def test_a_registered_organiser_answers_as_documented(
+    service: InProcess, doc: dict[str, Any], contract: Contract
+) -> None:
+    """Sign-up, session, API keys, phonebook, a conference planned while logged in, its
+    messages (e-mail stays queued: no SMTP server here; SMS go to the development sink) and
+    the live channel opened with the session cookie."""
+    url = service.url
+    anonymous = service.http  # its cookie jar takes no cookies from 127.0.0.1
+    conference = "/api/v1/conferences/{id}"
+    contact_path = "/api/v1/contacts/{contact}"
+
+    async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as browser:
+        csrf: dict[str, str] = {}
+
+        async def call(
+            method: str, template: str, status: int, *, http: aiohttp.ClientSession = browser,
+            at: dict[str, str] | None = None, headers: dict[str, str] | None = None,
+            **kwargs: Any,
+        ) -> Any:
+            """A request to ``template`` (a documented path) filled in with ``at``; by default
+            from the browser, with its CSRF token."""
+            path = template.format(**(at or {}))
+            sent = (csrf if http is browser else {}) | (headers or {})
+            async with http.request(method.upper(), url + path, headers=sent, **kwargs) as r:
+                return await contract.check(r, template, method.lower(), status)
+
+        # Signing up logs in: the session cookie, and the CSRF token in the answer.
+        request = {
+            "company": "Acme d.o.o.", "name": "Olga", "email": "olga@example.org",
+            "password": PASSWORD, "language": "sl",
+        }
+        contract.validate(request, "/components/schemas/SignUpRequest", strict=False)
+        session = await call("POST", "/api/v1/accounts", 201, json=request)
+        user = session["user"]
+        assert user["role"] == "owner" and user["account"]["company"] == "Acme d.o.o."
+        assert SESSION_COOKIE in browser.cookie_jar.filter_cookies(URL(url))
+        csrf[CSRF_HEADER] = session["csrf_token"]
+        error = await call(
+            "POST", "/api/v1/accounts", 409, http=anonymous,
+            json=request | {"email": "OLGA@example.org"},
+        )
+        assert error["error"] == "email_taken" and error["field"] == "email"
+        error = await call(
+            "POST", "/api/v1/accounts", 400, http=anonymous,
+            json=request | {"email": "ana@example.org", "password": "short"},
+        )
+        assert error["field"] == "password"
+        await call("POST", "/api/v1/accounts", 415, http=anonymous, data=request)
+        assert await call("GET", "/api/v1/session", 200) == session
+
+        # Logging in elsewhere, by user number.
+        login = {"login": user["user_number"], "password": PASSWORD}
+        contract.validate(login, "/components/schemas/LogInRequest", strict=False)
+        assert (await call("POST", "/api/v1/session", 200, http=anonymous, json=login))[
+            "user"]["id"] == user["id"]
+        error = await call(
+            "POST", "/api/v1/session", 401, http=anonymous, json=login | {"password": "wrong!"}
+        )
+        assert error["error"] == "bad_credentials"
+
+        # API keys: the key itself only once.
+        error = await call("POST", "/api/v1/api-keys", 403, json={"name": "CRM"},
+                           headers={CSRF_HEADER: "forged"})
+        assert error["error"] == "csrf"
+        key = await call("POST", "/api/v1/api-keys", 201, json={"name": "CRM"})
+        assert key["key"].startswith("tk_") and key["prefix"] == key["key"][:10]
+        keys = await call("GET", "/api/v1/api-keys", 200)
+        assert [k["id"] for k in keys] == [key["id"]]
+        for listed_key in keys:  # ApiKey is open (NewApiKey extends it): no field unnamed
+            contract.validate(listed_key, "/components/schemas/ApiKey")
+        api = auth(key["key"])
+
+        # The phonebook.
+        new_contact = {"name": "Pia Novak", "email": "pia@example.org", "phone": "+386 40 123 456",
+                       "language": "sl"}
+        contract.validate(new_contact, "/components/schemas/NewContact", strict=False)
+        pia = await call("POST", "/api/v1/contacts", 201, json=new_contact)
+        assert pia["phone"] == "+38640123456" and pia["organisation"] is None
+        error = await call("POST", "/api/v1/contacts", 400, json={"name": "Nobody"})
+        assert error["field"] == "email"
+        assert await call("GET", "/api/v1/contacts", 200) == [pia]
+        assert await call("GET", "/api/v1/contacts", 200, params={"q": "040 123"}) == [pia]
+        assert await call("GET", contact_path, 200, at={"contact": pia["id"]}) == pia
+        changed = await call("PATCH", contact_path, 200, at={"contact": pia["id"]},
+                             json={"organisation": "Acme d.o.o."})
+        assert changed == pia | {"organisation": "Acme d.o.o."}
+        await call("GET", contact_path, 404, at={"contact": NO_SUCH_ID})
+        csv_type = {"Content-Type": "text/csv"}
+        error = await call("POST", "/api/v1/contacts/import", 422, data=BROKEN_CSV,
+                           headers=csv_type)
+        assert error["error"] == "invalid_csv"
+        assert [(r["row"], r["field"]) for r in error["rows"]] == [(3, "email"), (4, "name")]
+        assert await call("POST", "/api/v1/contacts/import", 200, data=GOOD_CSV,
+                          headers=csv_type) == {"imported": 2}
+        exported = await call("GET", "/api/v1/contacts/export", 200)
+        assert exported.startswith("\ufeffname,email,phone,language,organisation\r\n")
+        contacts = await call("GET", "/api/v1/contacts", 200, http=anonymous, headers=api)
+        assert len(contacts) == 3
+        ana = next(c for c in contacts if c["name"] == "Ana")
+        await call("DELETE", contact_path, 204, at={"contact": ana["id"]})
+
+        # A conference created while logged in: no organizer block needed, and it is Olga's.
+        request = {
+            "title": "Board", "starts_at": "2030-01-07T13:00:00Z", "duration_minutes": 90,
+            "time_zone": "Europe/Ljubljana",
+            "participants": [{"name": "Hans", "email": "hans@example.org", "language": "de"}],
+        }
+        contract.validate(request, "/components/schemas/CreateConferenceRequest", strict=False)
+        conf = await call("POST", "/api/v1/conferences", 201, json=request)
+        cid = conf["id"]
+        at = {"id": cid}
+        assert conf["organizer"] == {"name": "Olga", "email": "olga@example.org", "phone": None}
+        assert conf["duration_minutes"] == 90 and conf["time_zone"] == "Europe/Ljubljana"
+        assert conf["language"] == "sl" and conf["participants"][0]["language"] == "de"
+        error = await call("POST", "/api/v1/conferences", 403, json=request,
+                           headers={CSRF_HEADER: "forged"})
+        assert error["error"] == "csrf"
+        error = await call("POST", "/api/v1/conferences", 400, json=request | {
+            "participants": [{"name": "Nobody", "phone": "12ab"}],
+        })
+        assert error["field"] == "participants[0].phone"
+        listed = await call("GET", "/api/v1/conferences", 200)
+        assert [c["id"] for c in listed] == [cid]
+        assert await call("GET", "/api/v1/conferences", 200, http=anonymous, headers=api) == listed
+        await call("GET", "/api/v1/conferences", 403, http=anonymous,
+                   headers=auth(conf["organizer_token"]))
+        view = await call("GET", conference, 200, at=at)
+        assert view["moderator_pin"] == conf["moderator_pin"]
+
+        # The live channel, opened with the session cookie.
+        cookie = browser.cookie_jar.filter_cookies(URL(url))[SESSION_COOKIE].value
+        live = LiveEvents(list(doc["x-socketio"]["serverEvents"]))
+        await live.connect(url, doc["x-socketio"]["namespace"], conference_id=cid, cookie=cookie)
+        try:
+            # The list: from the phonebook and typed in; nobody twice.
+            people = [{"name": "Tel Only", "phone": "+386 41 987 654"}]
+            body = {"contact_ids": [pia["id"], pia["id"]], "people": people}
+            contract.validate(body, "/components/schemas/AddInviteesRequest", strict=False)
+            added = await call("POST", f"{conference}/invitees", 201, at=at, json=body)
+            assert [(p["name"], p["language"]) for p in added["participants"]] == [
+                ("Pia Novak", "sl"), ("Tel Only", None),
+            ]
+            assert (await call("POST", f"{conference}/invitees", 201, at=at, json=body)) == {
+                "participants": [],
+            }
+            error = await call("POST", f"{conference}/invitees", 403, http=anonymous, at=at,
+                               json=body, headers=auth(conf["organizer_token"]))
+            assert error["error"] == "forbidden"
+            error = await call("POST", f"{conference}/invitees", 400, at=at, json={})
+            assert error["field"] == "people"
+
+            # Invitations: to those never invited who have an e-mail address (Pia).
+            sent = await call("POST", f"{conference}/invitations", 202, at=at, json={})
+            assert [n["name"] for n in sent["notifications"]] == ["Pia Novak"]
+            error = await call("POST", f"{conference}/invitations", 404, at=at,
+                               json={"participant_ids": [NO_SUCH_ID]})
+            assert error["error"] == "not_found"
+
+            # A notice by e-mail and SMS: queued where there is an address, skipped elsewhere.
+            notice = {"message": "We start 10 minutes late.\nSorry!", "channels": ["email", "sms"]}
+            contract.validate(notice, "/components/schemas/NotifyRequest", strict=False)
+            told = await call("POST", f"{conference}/notify", 202, at=at, json=notice)
+            lines = {(n["name"], n["channel"]): n for n in told["notifications"]}
+            assert set(lines) == {
+                (name, channel) for name in ("Hans", "Pia Novak", "Tel Only")
+                for channel in ("email", "sms")
+            }
+            assert lines[("Hans", "sms")]["state"] == "skipped"
+            assert "id" not in lines[("Tel Only", "email")]
+            assert lines[("Pia Novak", "email")]["kind"] == "notice"
+            error = await call("POST", f"{conference}/notify", 400, at=at,
+                               json=notice | {"channels": ["fax"]})
+            assert error["field"] == "channels"
+
+            # Moved: an updated invitation to everyone invited, and the news live.
+            moved = await call("PATCH", conference, 200, at=at, json={
+                "title": "Board meeting", "starts_at": "2030-01-08T08:30:00+01:00",
+                "duration_minutes": 60,
+            })
+            assert moved["starts_at"] == "2030-01-08T07:30:00Z"
+            assert moved["duration_minutes"] == 60 and moved["time_zone"] == "Europe/Ljubljana"
+            error = await call("PATCH", conference, 400, at=at, json={"duration_minutes": 0})
+            assert error["field"] == "duration_minutes"
+            await live.wait_for("conference", lambda d: d.get("title") == "Board meeting")
+
+            # The SMS reach the development sink; e-mail stays queued without a mail server.
+            numbers = ["+38640123456", "+38641987654"]
+            for number in numbers:
+                await live.wait_for("notification", lambda d, number=number: (
+                    d["recipient"] == number and d["state"] == "sent"
+                ))
+            sms = await call("GET", "/api/v1/dev/sms", 200)
+            assert sorted(m["to"] for m in sms) == numbers
+            assert all(m["encoding"] == "GSM-7" and m["segments"] == 1 for m in sms)
+            listed = await call("GET", f"{conference}/notifications", 200, at=at)
+            assert {n["kind"] for n in listed} == {"invitation", "invitation-organizer", "notice"}
+            assert all(isinstance(n["id"], int) for n in listed)
+            assert {n["state"] for n in listed if n["channel"] == "email"} == {"queued"}
+            assert await call(
+                "GET", f"{conference}/notifications", 200, http=anonymous, at=at,
+                headers=auth(conf["organizer_token"]),
+            ) == await call("GET", f"{conference}/notifications", 200, at=at)
+
+            # Cancelled before it started; then it is too late for anything.
+            cancelled = await call("POST", f"{conference}/cancel", 200, at=at)
+            assert cancelled["state"] == "ended" and cancelled["pin"] is None
+            error = await call("POST", f"{conference}/cancel", 409, at=at)
+            assert error["error"] == "conference_ended"
+            error = await call("PATCH", conference, 409, at=at, json={"title": "Again"})
+            assert error["error"] == "conference_ended"
+            await live.wait_for("conference", lambda d: d["state"] == "ended")
+        finally:
+            await live.sio.disconnect()
+        names = {name for name, _ in live.seen}
+        assert {"snapshot", "participant", "conference", "notification"} <= names
+        for name, payload in live.seen:
+            contract.validate(payload, pointer("x-socketio", "serverEvents", name, "payload"))
+
+        # The account's organisers.
+        igor = await call("POST", "/api/v1/account/organizers", 201, json={
+            "name": "Igor", "email": "igor@example.org", "language": "de",
+        })
+        assert igor["role"] == "organizer" and "account" not in igor
+        organizers = await call("GET", "/api/v1/account/organizers", 200)
+        assert sorted(o["name"] for o in organizers) == ["Igor", "Olga"]
+
+        # Revoking a key.
+        await call("DELETE", "/api/v1/api-keys/{key}", 204, at={"key": key["id"]})
+        await call("DELETE", "/api/v1/api-keys/{key}", 404, at={"key": key["id"]})
+        error = await call("GET", "/api/v1/api-keys", 401, http=anonymous, headers=api)
+        assert error["error"] == "invalid_token"
+
+        # Mail that says the same whoever asks.
+        for address in ("olga@example.org", "nobody@example.org"):
+            assert await call("POST", "/api/v1/password-reset", 202, http=anonymous,
+                              json={"email": address}) == {"sent": True}
+        error = await call("POST", "/api/v1/password-reset/confirm", 400, http=anonymous,
+                           json={"token": "no such token", "password": "a much better one"})
+        assert error["error"] == "invalid_token"
+
+        # Logging out needs the CSRF token too; afterwards there is no session.
+        error = await call("DELETE", "/api/v1/session", 403, headers={CSRF_HEADER: ""})
+        assert error["error"] == "csrf"
+        await call("DELETE", "/api/v1/session", 204)
+        assert (await call("GET", "/api/v1/session", 401))["error"] == "unauthorized"
+
+    # Throttles last: they hold for this client address from now on.
+    for _ in range(3):
+        await call_anonymously(service, contract, "POST", "/api/v1/organizer-link", 202,
+                               json={"email": "olga@example.org"})
+    error = await call_anonymously(service, contract, "POST", "/api/v1/organizer-link", 429,
+                                   json={"email": "olga@example.org"})
+    assert error["error"] == "too_many_requests" and error["retry_after"] >= 1
+    for attempt in range(4):  # with the wrong password above, five: the limit
+        await call_anonymously(service, contract, "POST", "/api/v1/session", 401, json={
+            "login": "olga@example.org", "password": f"guess {attempt}",
+        })
+    error = await call_anonymously(service, contract, "POST", "/api/v1/session", 429, json={
+        "login": "olga@example.org", "password": PASSWORD,
+    })
+    assert error["error"] == "too_many_attempts"
+
+
+async def call_anonymously(
+    service: InProcess, contract: Contract, method: str, path: str, status: int, **kwargs: Any
+) -> Any:
+    async with service.http.request(method, service.url + path, **kwargs) as r:
+        return await contract.check(r, path, method.lower(), status)

@@ -249,3 +249,17 @@ async def test_a_lost_organiser_link_is_mailed_again(
         ) as response:
             assert response.status == 200
         assert smtp.mailbox.to("nobody@example.org") == []
+
+
+async def test_a_name_alone_is_enough_at_creation_but_not_for_the_list(
+    app_url: tuple[Any, str], olga: Browser
+) -> None:
+    status, conference = await olga.call("POST", "/api/v1/conferences", json={
+        "title": "Open", "participants": [{"name": "Guest"}],
+    })
+    assert status == 201 and conference["participants"][0]["name"] == "Guest"
+    status, body = await olga.call(
+        "POST", f"/api/v1/conferences/{conference['id']}/invitees",
+        json={"people": [{"name": "Nobody"}]},
+    )
+    assert status == 400 and body["field"] == "people[0]"

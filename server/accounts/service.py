@@ -109,6 +109,7 @@ class AccountService:
         self.monotonic = monotonic
         self.passwords = passwords or Passwords()
         self.throttle = PinThrottle(login_attempts, login_window)
+        self.reset_throttle = PinThrottle(max_failures=5, window=3600.0, free_failures=5)
 
     # -- sign-up and log-in ----------------------------------------------------------
 
@@ -163,7 +164,9 @@ class AccountService:
                 self.throttle.failed(key, self.monotonic())
             raise ServiceError(401, "bad_credentials", "wrong user number, e-mail or password")
         if self.passwords.needs_rehash(user.password_hash):
-            await self.store.set_password(user.id, await self.passwords.hash(password))
+            await self.store.set_password(
+                user.id, await self.passwords.hash(password), end_sessions=False
+            )
         account = await self.store.account(user.account_id)
         assert account is not None
         return await self._open_session(user, account)
@@ -204,8 +207,22 @@ class AccountService:
 
     # -- password resets ---------------------------------------------------------------
 
-    async def request_password_reset(self, email: str) -> None:
-        """Mails a single-use link if the address has an account; says nothing either way."""
+    async def request_password_reset(self, email: str, client: str) -> None:
+        """Mails a single-use link if the address has an account; says nothing either way.
+
+        Limited per address and per client, so nobody can flood a mailbox with links.
+        """
+        now = self.monotonic()
+        keys = (f"reset:{email.casefold()}", client)
+        for key in keys:
+            verdict = self.reset_throttle.check(key, now)
+            if not verdict.allowed:
+                raise ServiceError(
+                    429, "too_many_requests", "too many requests; try again later",
+                    retry_after=int(verdict.retry_after + 0.999),
+                )
+        for key in keys:
+            self.reset_throttle.failed(key, now)
         user = await self.store.user_by_email(email)
         if user is None:
             logger.info("password reset asked for an unknown address")

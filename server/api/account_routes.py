@@ -10,7 +10,7 @@ from aiohttp import web
 from ..accounts.service import AccountService, LoggedIn, contact_view, user_view
 from ..errors import ServiceError
 from . import validation as v
-from .auth import ACCOUNTS, SESSION_COOKIE, optional_caller, user
+from .auth import ACCOUNTS, CSRF_HEADER, SESSION_COOKIE, optional_caller, user
 from .errors import read_json
 
 routes = web.RouteTableDef()
@@ -85,9 +85,15 @@ async def get_session(request: web.Request) -> web.Response:
 
 @routes.delete("/api/v1/session")
 async def log_out(request: web.Request) -> web.Response:
-    found = await optional_caller(request)  # checks the CSRF token of a session
-    if found is not None and found.session is not None:
-        await _accounts(request).log_out(request.cookies[SESSION_COOKIE])
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if cookie:
+        # The cookie's own session, whatever else the request carries; ending it is a
+        # state change, so it needs that session's CSRF token.
+        found = await _accounts(request).session(cookie)
+        if found is not None:
+            if not _accounts(request).csrf_ok(found[1], request.headers.get(CSRF_HEADER)):
+                raise ServiceError(403, "csrf", f"log-out needs the CSRF token ({CSRF_HEADER})")
+            await _accounts(request).log_out(cookie)
     response = web.Response(status=204)
     response.del_cookie(SESSION_COOKIE, path="/")
     return response
@@ -97,7 +103,7 @@ async def log_out(request: web.Request) -> web.Response:
 async def ask_password_reset(request: web.Request) -> web.Response:
     body = await _json_only(request)
     email = v.email(body, "email", required=True) or ""
-    await _accounts(request).request_password_reset(email)
+    await _accounts(request).request_password_reset(email, _client_key(request))
     # The same answer whether or not the address has an account.
     return web.json_response({"sent": True}, status=202)
 

@@ -46,9 +46,9 @@ async def dial_in_numbers(request: web.Request) -> web.Response:
     return web.json_response([n.view() for n in numbers])
 
 
-def _invitee(item: Any, path: str, region: str | None) -> Invitee:
+def _invitee(item: Any, path: str, region: str | None, *, need_address: bool = True) -> Invitee:
     person = v.contact(item, path, region=region, email_required=False)
-    if person.email is None and person.phone is None:
+    if need_address and person.email is None and person.phone is None:
         raise v.invalid(path.rstrip("."), "needs an e-mail address or a phone number")
     language = item.get("language") if isinstance(item, dict) else None
     if language is not None and language not in v.LANGUAGES:
@@ -75,7 +75,10 @@ async def create_conference(request: web.Request) -> web.Response:
     if len(raw_participants) > MAX_INVITEES:
         raise v.invalid("participants", f"at most {MAX_INVITEES} participants")
     invitees = [
-        _invitee(item, f"participants[{i}].", region) for i, item in enumerate(raw_participants)
+        # A name alone is allowed here (the contract since the first version): such a
+        # person joins with the PIN passed on by the organiser.
+        _invitee(item, f"participants[{i}].", region, need_address=False)
+        for i, item in enumerate(raw_participants)
     ]
     view, token = await service.create(
         title=title,

@@ -43,6 +43,12 @@ class SmtpTransport:
             port = parts.port or DEFAULT_PORTS[scheme]
         except ValueError as exc:
             raise ValueError(f"SMTP URL {url!r}: {exc}") from None
+        if parts.username and scheme == "smtp" and not _loopback(parts.hostname):
+            # A password must not cross the network in clear text.
+            raise ValueError(
+                f"SMTP URL for {parts.hostname}: a user name and password need an encrypted"
+                " connection; use smtp+starttls:// or smtps://"
+            )
         return cls(
             host=parts.hostname,
             port=port,
@@ -70,3 +76,7 @@ class SmtpTransport:
             password=self.password if self.username else None,
             timeout=self.timeout,
         )
+
+
+def _loopback(host: str) -> bool:
+    return host in ("localhost", "::1") or host.startswith("127.")

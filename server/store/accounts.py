@@ -90,7 +90,9 @@ class AccountStore(Protocol):
 
     async def users_of_account(self, account_id: str) -> list[UserRecord]: ...
 
-    async def set_password(self, user_id: str, password_hash: str) -> None: ...
+    async def set_password(
+        self, user_id: str, password_hash: str, *, end_sessions: bool = True
+    ) -> None: ...
 
     async def add_session(
         self, token_hash: str, session: SessionRecord, created_at: datetime

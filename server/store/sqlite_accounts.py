@@ -123,12 +123,16 @@ class SqliteAccounts:
         ) as cursor:
             return [_user(r) for r in await cursor.fetchall()]
 
-    async def set_password(self, user_id: str, password_hash: str) -> None:
-        """A new password also ends every session of the user (a reset locks others out)."""
+    async def set_password(
+        self, user_id: str, password_hash: str, *, end_sessions: bool = True
+    ) -> None:
+        """A new password also ends every session of the user (a reset locks others out);
+        a stronger hash of the same password (``end_sessions=False``) does not."""
         await self.db.execute(
             "UPDATE users SET password_hash=? WHERE id=?", (password_hash, user_id)
         )
-        await self.db.execute("DELETE FROM sessions WHERE user_id=?", (user_id,))
+        if end_sessions:
+            await self.db.execute("DELETE FROM sessions WHERE user_id=?", (user_id,))
         await self.db.commit()
 
     # -- sessions --------------------------------------------------------------------

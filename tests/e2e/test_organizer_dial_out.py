@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import re
 import shutil
-import subprocess
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +24,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Page, expect
 
-from ..conftest import LiveServer, free_port, start_server
+from ..conftest import LiveServer, free_port, start_server, stop_server
 from ..interop.rtp_pcap import PcapBuilder
 from ..support.client import wait_until
 from .browser import Launch, create_conference, new_page
@@ -126,19 +125,13 @@ async def trunk() -> AsyncIterator[FakeTrunk]:
 
 
 @pytest.fixture
-def dial_server(
-    tmp_path: Path, trunk: FakeTrunk, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[LiveServer]:
+def dial_server(tmp_path: Path, trunk: FakeTrunk) -> Iterator[LiveServer]:
     """``telekonf serve`` with dial-out through the fake trunk."""
-    monkeypatch.setenv("TELEKONF_SIP_TRUNK", f"sip:127.0.0.1:{trunk.port}")
-    monkeypatch.setenv("TELEKONF_CALLER_ID", "+442079460001")
-    server = start_server(tmp_path / "data")
+    server = start_server(tmp_path / "data", extra_args=(
+        "--sip-trunk", f"sip:127.0.0.1:{trunk.port}", "--caller-id", "+442079460001",
+    ))
     yield server
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
+    stop_server(server)
 
 
 # ---- helpers -----------------------------------------------------------------------------------

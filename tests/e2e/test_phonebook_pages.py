@@ -16,13 +16,8 @@ Screenshots go to artifacts/screenshots/.
 
 from __future__ import annotations
 
-import os
 import re
-import subprocess
-import sys
-import time
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +25,7 @@ import aiohttp
 import pytest
 from playwright.async_api import Page, expect
 
-from ..conftest import ROOT, LiveServer, free_port
+from ..conftest import LiveServer
 from ..support.smtp import SmtpServer, text_of
 from .browser import Launch, create_conference, new_page
 
@@ -38,60 +33,6 @@ pytestmark = pytest.mark.browser
 
 PASSWORD = "correct horse battery"
 MESSAGE = "Začnemo ob 10.05"
-
-
-# ---- the service with a real SMTP server -------------------------------------------------------
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpServer]:
-    server = SmtpServer(free_port())
-    server.start()
-    yield server
-    server.stop()
-
-
-def start_service(data_dir: Path, smtp_url: str) -> LiveServer:
-    """``telekonf serve`` as a subprocess: mail to ``smtp_url``, SMS to the development sink."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    # No TELEKONF_* of the caller's shell (a real SMS provider, say) leaks into the test.
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TELEKONF_")}
-    env.update(TELEKONF_ICE_ADDRESSES="127.0.0.1", TELEKONF_LOG_LEVEL="INFO")
-    data_dir.parent.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir.parent / f"server-{port}.log"
-    with open(log_path, "ab") as log:  # the child has its own copy of the descriptor
-        process = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "serve", "--http-port", str(port),
-             "--sip-port", "0", "--data-dir", str(data_dir), "--public-url", url,
-             "--smtp-url", smtp_url, "--mail-from", "Telekonf <noreply@example.org>"],
-            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            with urllib.request.urlopen(f"{url}/healthz", timeout=1) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if process.poll() is not None or time.monotonic() > deadline:
-            process.kill()
-            tail = log_path.read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"the server did not start (see {log_path}):\n{tail}")
-        time.sleep(0.1)
-    return LiveServer(url, process, data_dir)
-
-
-@pytest.fixture
-def mail_server(tmp_path: Path, smtp: SmtpServer) -> Iterator[LiveServer]:
-    server = start_service(tmp_path / "data", smtp.url)
-    yield server
-    server.process.terminate()
-    try:
-        server.process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        server.process.kill()
 
 
 # ---- helpers ---------------------------------------------------------------------------------

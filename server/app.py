@@ -17,7 +17,9 @@ from .api.account_routes import routes as account_routes
 from .api.auth import ACCOUNTS
 from .api.errors import json_errors
 from .api.routes import PLANNER, SERVICE, routes
+from .billing import load_tariffs
 from .config import Settings
+from .heartbeat import Heartbeat
 from .media.engine import MediaEngine
 from .media.messages import MediaEvent
 from .media.prompts import PromptLibrary
@@ -29,6 +31,7 @@ from .notify.sms.segments import count_segments
 from .notify.smtp import SmtpTransport
 from .planning import ConferencePlanner
 from .realtime import LiveBroadcaster, LiveNamespace, create_sio
+from .reports import Reporter
 from .service import ConferenceService
 from .store.sqlite import SqliteStore
 
@@ -172,6 +175,14 @@ def create_app(settings: Settings) -> web.Application:
         outbox = Outbox(store, transport, mail_from=settings.mail_from, sms=sms)
         service.outbox = outbox
         app[PLANNER] = ConferencePlanner(service, outbox)
+        reporter = Reporter(
+            store, outbox, load_tariffs(Path(settings.tariffs) if settings.tariffs else None),
+            now=service.now, load=service.loaded, account_of=service.account_of,
+            page_url=lambda cid: f"{settings.base_url}/organizer/{cid}",
+        )
+        service.reporter = reporter
+        service.finished_hooks.append(reporter.conference_finished)
+        heartbeat = Heartbeat(store, service.now, settings.heartbeat_seconds)
         app[ACCOUNTS] = AccountService(
             store, base_url=settings.base_url, region=settings.default_region or None,
             outbox=outbox, now=service.now,
@@ -210,6 +221,8 @@ def create_app(settings: Settings) -> web.Application:
         app[ENGINE] = engine
         app[GATEWAY] = gateway
         await service.recover()
+        await reporter.catch_up()
+        heartbeat.start()
         await outbox.start()
         sip = SipTransports(gateway, settings.sip_host, settings.sip_port)
         await sip.start()
@@ -227,6 +240,7 @@ def create_app(settings: Settings) -> web.Application:
         await outbox.stop()
         await sms.close()
         await service.close()
+        await heartbeat.stop()
         await store.close()
 
     app.cleanup_ctx.append(lifecycle)

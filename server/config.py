@@ -72,6 +72,9 @@ class Settings:
     # Wrong PINs tolerated from one client per window before it is refused.
     pin_attempts: int = 5
     pin_window_seconds: float = 300.0
+    # Tariffs (TOML; empty: the bundled development tariffs) and the heartbeat interval.
+    tariffs: str = ""
+    heartbeat_seconds: float = 5.0
     log_level: str = "INFO"
     extra: Mapping[str, str] = field(default_factory=dict)
 
@@ -137,6 +140,10 @@ _OPTIONS: tuple[tuple[str, type, str], ...] = (
     ("mix_max_speakers", int, "most speakers mixed at once (loudest first)"),
     ("pin_attempts", int, "wrong PINs tolerated per client and window"),
     ("pin_window_seconds", float, "window of the wrong-PIN limit, in seconds"),
+    ("tariffs", str, "TOML file of tariffs: currency, fees, call rates, add-ons, rounding "
+     "(empty: the bundled development tariffs)"),
+    ("heartbeat_seconds", float, "how often the service records that it is alive (a crash "
+     "closes open calls at the last record)"),
     ("log_level", str, "DEBUG, INFO, WARNING or ERROR"),
 )
 

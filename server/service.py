@@ -8,6 +8,7 @@ persists what changed before it answers, tells the media side what to do
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections.abc import Awaitable, Callable, Sequence
@@ -84,6 +85,10 @@ class _Live:
     call_everyone: bool = False
     #: the company account of a registered organiser's conference (dial-out caps)
     account_id: str | None = None
+    #: the finished hooks ran (report, charges)
+    finished: bool = False
+    #: set once the conference has ended and everyone has left
+    emptied: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def utcnow() -> datetime:
@@ -117,6 +122,10 @@ class ConferenceService:
         self._tasks: set[asyncio.Task[Any]] = set()
         #: the durable outbox of e-mails; None: no notifications (e.g. some tests)
         self.outbox: Outbox | None = None
+        #: called with a conference id once it has ended and everyone has left
+        self.finished_hooks: list[Callable[[str], Awaitable[None]]] = []
+        #: makes the report (with costs); None: the roster alone
+        self.reporter: Any = None
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -169,14 +178,14 @@ class ConferenceService:
             record = await self.store.load_conference(conference_id)
             if record is None:
                 raise ServiceError(404, "not_found", "no such conference")
-            account_id = await self._account_of(record.conference)
+            account_id = await self.account_of(record.conference)
             live = self._live.setdefault(
                 conference_id,
                 _Live(record.conference, record.pin, record.moderator_pin, account_id=account_id),
             )
         return live
 
-    async def _account_of(self, conf: d.Conference) -> str | None:
+    async def account_of(self, conf: d.Conference) -> str | None:
         if conf.owner_user_id is None:
             return None
         owner = await self.store.user(conf.owner_user_id)
@@ -205,16 +214,31 @@ class ConferenceService:
     # -- startup -------------------------------------------------------------------
 
     async def recover(self) -> None:
-        """After a restart nobody is connected any more: close what was left open."""
+        """After a restart nobody is connected any more: close what was left open.
+
+        Legs still open were cut when the process died: they end at the last heartbeat
+        (the last moment the service is known to have been alive), marked
+        ``server-died``; a conference that was running ends then too.
+        """
         now = self.now()
-        for conference_id in await self.store.unended_conference_ids():
+        last_alive = await self.store.last_beat()
+        ids = dict.fromkeys(
+            [*await self.store.unended_conference_ids(),
+             *await self.store.conferences_with_open_legs()]
+        )
+        for conference_id in ids:
             live = await self._load(conference_id)
             conf = live.conference
             events: list[d.Event] = []
             for p in conf.present:
-                events += conf.leave(p.id, now, reason="server-restart")
+                joined = p.joined_at or now
+                cut = min(max(last_alive or now, joined), now)
+                events += conf.leave(p.id, cut, reason="server-died")
             if conf.state is d.ConferenceState.ACTIVE:
-                events += conf.end(now)
+                ended = max(
+                    (p.left_at for p in conf.participants.values() if p.left_at), default=now
+                )
+                events += conf.end(ended)
             elif conf.state is d.ConferenceState.WAITING:
                 conf.state = d.ConferenceState.SCHEDULED
                 await self.store.save_conference(conf)
@@ -267,7 +291,7 @@ class ConferenceService:
             raise ServiceError(503, "no_pin", "no free PIN could be found; try again")
         token = generate_token()
         await self.store.add_token(token_hash(token), TokenRecord("organizer", conf.id, None, None))
-        live = _Live(conf, pin, moderator_pin, account_id=await self._account_of(conf))
+        live = _Live(conf, pin, moderator_pin, account_id=await self.account_of(conf))
         self._live[conf.id] = live
         if self.outbox is not None:
             # Stored (committed) before the answer; the sender delivers them.
@@ -324,6 +348,8 @@ class ConferenceService:
     async def report(self, principal: Principal, conference_id: str) -> dict[str, Any]:
         self.require_organizer(principal, conference_id)
         live = await self._load(conference_id)
+        if self.reporter is not None:
+            return dict(await self.reporter.report(live.conference))
         return report_view(live.conference, await self.store.roster(conference_id))
 
     async def notifications(
@@ -798,6 +824,18 @@ class ConferenceService:
                     if new is d.ConferenceState.ENDED:
                         await self._conclude(live)
             self._publish_event(live, event)
+        if events:
+            await self._finished(live)
+
+    async def _finished(self, live: _Live) -> None:
+        """Ended and everyone gone: the report and the charges can be made now."""
+        conf = live.conference
+        if conf.state is not d.ConferenceState.ENDED or conf.present or live.finished:
+            return
+        live.finished = True
+        live.emptied.set()
+        for hook in self.finished_hooks:
+            self._spawn(hook(conf.id))
 
     async def _conclude(self, live: _Live) -> None:
         conf = live.conference
@@ -807,7 +845,10 @@ class ConferenceService:
         self._spawn(self._force_leave_after_farewell(live))
 
     async def _force_leave_after_farewell(self, live: _Live) -> None:
-        await asyncio.sleep(FAREWELL_GRACE_SECONDS)
+        # Whoever is still connected once the farewell had time to play is cut off.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FAREWELL_GRACE_SECONDS):
+                await live.emptied.wait()
         async with live.lock:
             for p in live.conference.present:
                 await self._media(m.CloseLeg(p.id))

@@ -9,8 +9,10 @@ from aiohttp import web
 
 from ..accounts.service import AccountService, LoggedIn, contact_view, user_view
 from ..errors import ServiceError
+from ..statements import month_bounds, statement, statement_csv
+from ..views import iso
 from . import validation as v
-from .auth import ACCOUNTS, CSRF_HEADER, SESSION_COOKIE, optional_caller, user
+from .auth import ACCOUNTS, CSRF_HEADER, SERVICE, SESSION_COOKIE, optional_caller, user
 from .errors import read_json
 
 routes = web.RouteTableDef()
@@ -214,3 +216,43 @@ async def delete_contact(request: web.Request) -> web.Response:
     await _accounts(request).delete_contact(me, request.match_info["contact"])
     return web.Response(status=204)
 
+
+
+# -- monthly statements ------------------------------------------------------------------
+
+
+@routes.get("/api/v1/account/statements/{month}")
+async def get_statement(request: web.Request) -> web.Response:
+    """The company's statement of a month (``YYYY-MM``); ``?format=csv`` for a spreadsheet."""
+    me = await user(request)
+    if me.role != "owner":
+        raise ServiceError(403, "forbidden", "statements are for the account's owner")
+    month = request.match_info["month"]
+    try:
+        start, end = month_bounds(month)
+    except ValueError as exc:
+        raise ServiceError(400, "invalid", f"month: {exc}", field="month") from None
+    accounts = _accounts(request)
+    account = await accounts.store.account(me.account_id)
+    assert account is not None
+    store = request.app[SERVICE].store
+    charges = await store.charges_of_account(account.id, start, end)
+    conferences: dict[str, dict[str, Any]] = {}
+    for conference_id in dict.fromkeys(c.conference_id for c in charges):
+        record = await store.load_conference(conference_id)
+        if record is not None:
+            conf = record.conference
+            conferences[conference_id] = {
+                "title": conf.title, "ended_at": iso(conf.ended_at),
+                "participants": {p.id: p.name for p in conf.participants.values()},
+            }
+    view = statement(
+        account={"id": account.id, "company": account.company}, month=month, charges=charges,
+        conferences=conferences,
+    )
+    if request.query.get("format") == "csv":
+        return web.Response(
+            text="\ufeff" + statement_csv(view), content_type="text/csv", charset="utf-8",
+            headers={"Content-Disposition": f'attachment; filename="statement-{month}.csv"'},
+        )
+    return web.json_response(view)

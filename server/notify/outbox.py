@@ -93,6 +93,10 @@ def build_email(entry: OutboxEntry, mail_from: str, now: datetime) -> EmailMessa
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(entry.body_text)
     msg.add_alternative(entry.body_html, subtype="html")
+    if entry.attachment is not None:
+        name, mime, text = entry.attachment
+        _, _, subtype = mime.partition("/")
+        msg.add_attachment(text, subtype=subtype or "plain", filename=name)
     if entry.ics:
         # The calendar's own METHOD line (icalendar escapes line breaks in user text, so
         # a title can never start a line of its own).

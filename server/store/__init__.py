@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Protocol
 
 from ..conference import Conference, Participant
@@ -58,6 +59,10 @@ class OutboxItem:
     ics: str | None = None
     channel: str = "email"
     participant_id: str | None = None
+    #: one more attached text file (the report's CSV), as (file name, MIME type, text)
+    attachment: tuple[str, str, str] | None = None
+    #: at most one message per key, ever (the report of a conference is sent once)
+    dedup_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +85,25 @@ class OutboxEntry:
     created_at: datetime
     sent_at: datetime | None
     message_id: str | None
+    attachment: tuple[str, str, str] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChargeRecord:
+    """One line of a conference's bill, frozen when the conference ended."""
+
+    conference_id: str
+    account_id: str | None  # the company billed centrally; None: an ad-hoc organiser
+    participant_id: str | None
+    payer: str  # "organizer" or "caller"
+    item: str
+    quantity: int
+    unit: str
+    unit_price: Decimal
+    amount: Decimal
+    currency: str
+    detail: str
+    at: datetime  # when the conference ended (statements are by month of this)
 
 
 class Store(AccountStore, Protocol):
@@ -109,6 +133,20 @@ class Store(AccountStore, Protocol):
 
     async def unended_conference_ids(self) -> list[str]: ...
 
+    async def conferences_with_open_legs(self) -> list[str]: ...
+
+    async def unreported_conferences(self) -> list[str]: ...
+
+    async def mark_reported(self, conference_id: str, now: datetime) -> None: ...
+
+    async def add_charges(self, conference_id: str, charges: list[ChargeRecord]) -> bool: ...
+
+    async def charges_of_conference(self, conference_id: str) -> list[ChargeRecord]: ...
+
+    async def charges_of_account(
+        self, account_id: str, start: datetime, end: datetime
+    ) -> list[ChargeRecord]: ...
+
     async def add_token(self, token_hash: str, record: TokenRecord) -> None: ...
 
     async def get_token(self, token_hash: str) -> TokenRecord | None: ...
@@ -122,6 +160,12 @@ class Store(AccountStore, Protocol):
     async def next_outbox_due(self, channels: Collection[str]) -> datetime | None: ...
 
     async def outbox_entry(self, entry_id: int) -> OutboxEntry | None: ...
+
+    async def has_outbox_key(self, dedup_key: str) -> bool: ...
+
+    async def beat(self, now: datetime) -> None: ...
+
+    async def last_beat(self) -> datetime | None: ...
 
     async def outbox_of_channel(self, channel: str, limit: int = 200) -> list[OutboxEntry]: ...
 

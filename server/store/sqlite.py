@@ -9,6 +9,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Collection
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import aiosqlite
@@ -21,7 +22,15 @@ from ..conference import (
     Participant,
     Role,
 )
-from . import ConferenceRecord, OutboxEntry, OutboxItem, PinTaken, RosterEvent, TokenRecord
+from . import (
+    ChargeRecord,
+    ConferenceRecord,
+    OutboxEntry,
+    OutboxItem,
+    PinTaken,
+    RosterEvent,
+    TokenRecord,
+)
 from .sqlite_accounts import SqliteAccounts
 
 SCHEMA = """
@@ -208,8 +217,42 @@ CREATE INDEX outbox_due ON outbox(state, next_attempt_at);
 CREATE INDEX outbox_by_conference ON outbox(conference_id, id);
 """
 
+# Version 4: after the conference: the report (an attachment, sent once per key), the
+# heartbeat that dates a crash, and the charges frozen when a conference ends.
+REPORT_SCHEMA = """
+ALTER TABLE outbox ADD COLUMN dedup_key TEXT;
+CREATE UNIQUE INDEX outbox_dedup ON outbox(dedup_key) WHERE dedup_key IS NOT NULL;
+ALTER TABLE outbox ADD COLUMN attachment_name TEXT;
+ALTER TABLE outbox ADD COLUMN attachment_type TEXT;
+ALTER TABLE outbox ADD COLUMN attachment TEXT;
+CREATE TABLE heartbeat (
+    id INTEGER PRIMARY KEY CHECK (id = 1),
+    at TEXT NOT NULL
+);
+CREATE TABLE charges (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    conference_id TEXT NOT NULL REFERENCES conferences(id),
+    account_id TEXT REFERENCES accounts(id),
+    participant_id TEXT,
+    payer TEXT NOT NULL,
+    item TEXT NOT NULL,
+    quantity INTEGER NOT NULL,
+    unit TEXT NOT NULL,
+    unit_price TEXT NOT NULL,
+    amount TEXT NOT NULL,
+    currency TEXT NOT NULL,
+    detail TEXT,
+    at TEXT NOT NULL
+);
+CREATE INDEX charges_by_account ON charges(account_id, at);
+CREATE INDEX charges_by_conference ON charges(conference_id, id);
+ALTER TABLE conferences ADD COLUMN reported_at TEXT;
+-- Conferences that ended before reports existed are not reported now.
+UPDATE conferences SET reported_at = ended_at WHERE state = 'ended';
+"""
+
 #: Each entry moves the schema one version on; never edit a published one.
-MIGRATIONS: tuple[str, ...] = (SCHEMA, OUTBOX_SCHEMA, ACCOUNTS_SCHEMA)
+MIGRATIONS: tuple[str, ...] = (SCHEMA, OUTBOX_SCHEMA, ACCOUNTS_SCHEMA, REPORT_SCHEMA)
 
 
 def _time(value: datetime | None) -> str | None:
@@ -440,6 +483,74 @@ class SqliteStore(SqliteAccounts):
         ) as cursor:
             return [r["id"] for r in await cursor.fetchall()]
 
+    # -- after the conference ---------------------------------------------------------
+
+    async def unreported_conferences(self) -> list[str]:
+        async with self.db.execute(
+            "SELECT id FROM conferences WHERE state='ended' AND reported_at IS NULL"
+            " ORDER BY ended_at"
+        ) as cursor:
+            return [r["id"] for r in await cursor.fetchall()]
+
+    async def mark_reported(self, conference_id: str, now: datetime) -> None:
+        await self.db.execute(
+            "UPDATE conferences SET reported_at=? WHERE id=?", (_utc(now), conference_id)
+        )
+        await self.db.commit()
+
+    async def add_charges(self, conference_id: str, charges: list[ChargeRecord]) -> bool:
+        """Freeze a conference's charges, once: False if it already has them."""
+        async with self.db.execute(
+            "SELECT 1 FROM charges WHERE conference_id=? LIMIT 1", (conference_id,)
+        ) as cursor:
+            if await cursor.fetchone() is not None:
+                return False
+        await self.db.executemany(
+            "INSERT INTO charges (conference_id, account_id, participant_id, payer, item,"
+            " quantity, unit, unit_price, amount, currency, detail, at)"
+            " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+            [
+                (c.conference_id, c.account_id, c.participant_id, c.payer, c.item, c.quantity,
+                 c.unit, str(c.unit_price), str(c.amount), c.currency, c.detail, _utc(c.at))
+                for c in charges
+            ],
+        )
+        await self.db.commit()
+        return True
+
+    @staticmethod
+    def _charge(r: sqlite3.Row) -> ChargeRecord:
+        return ChargeRecord(
+            conference_id=r["conference_id"], account_id=r["account_id"],
+            participant_id=r["participant_id"], payer=r["payer"], item=r["item"],
+            quantity=r["quantity"], unit=r["unit"], unit_price=Decimal(r["unit_price"]),
+            amount=Decimal(r["amount"]), currency=r["currency"], detail=r["detail"] or "",
+            at=_parse_time(r["at"]) or datetime.min,
+        )
+
+    async def charges_of_conference(self, conference_id: str) -> list[ChargeRecord]:
+        async with self.db.execute(
+            "SELECT * FROM charges WHERE conference_id=? ORDER BY id", (conference_id,)
+        ) as cursor:
+            return [self._charge(r) for r in await cursor.fetchall()]
+
+    async def charges_of_account(
+        self, account_id: str, start: datetime, end: datetime
+    ) -> list[ChargeRecord]:
+        async with self.db.execute(
+            "SELECT * FROM charges WHERE account_id=? AND at>=? AND at<? ORDER BY at, id",
+            (account_id, _utc(start), _utc(end)),
+        ) as cursor:
+            return [self._charge(r) for r in await cursor.fetchall()]
+
+    async def conferences_with_open_legs(self) -> list[str]:
+        """Conferences with someone who joined and never left (the process died)."""
+        async with self.db.execute(
+            "SELECT DISTINCT conference_id FROM participants"
+            " WHERE joined_at IS NOT NULL AND left_at IS NULL"
+        ) as cursor:
+            return [r["conference_id"] for r in await cursor.fetchall()]
+
     async def add_token(self, token_hash: str, record: TokenRecord) -> None:
         await self.db.execute(
             "INSERT INTO tokens (token_hash, kind, conference_id, participant_id, expires_at)"
@@ -466,23 +577,49 @@ class SqliteStore(SqliteAccounts):
     # -- the outbox ------------------------------------------------------------------
 
     async def add_outbox(self, items: list[OutboxItem], now: datetime) -> list[int]:
+        """Store messages; one whose ``dedup_key`` was ever stored before is left out."""
         ids = []
         for item in items:
+            name, kind, text = item.attachment or (None, None, None)
             cursor = await self.db.execute(
                 "INSERT INTO outbox (conference_id, participant_id, kind, recipient,"
                 " recipient_name, channel, subject, body_text, body_html, ics, state, attempts,"
-                " next_attempt_at, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,'queued',0,?,?)",
+                " next_attempt_at, created_at, dedup_key, attachment_name, attachment_type,"
+                " attachment) VALUES (?,?,?,?,?,?,?,?,?,?,'queued',0,?,?,?,?,?,?)"
+                " ON CONFLICT DO NOTHING",
                 (
                     item.conference_id, item.participant_id, item.kind, item.recipient,
                     item.recipient_name,
                     item.channel, item.subject, item.body_text, item.body_html, item.ics,
-                    _utc(now), _utc(now),
+                    _utc(now), _utc(now), item.dedup_key, name, kind, text,
                 ),
             )
-            ids.append(int(cursor.lastrowid or 0))
+            if cursor.rowcount > 0:
+                ids.append(int(cursor.lastrowid or 0))
             await cursor.close()
         await self.db.commit()
         return ids
+
+    async def has_outbox_key(self, dedup_key: str) -> bool:
+        async with self.db.execute(
+            "SELECT 1 FROM outbox WHERE dedup_key=?", (dedup_key,)
+        ) as cursor:
+            return await cursor.fetchone() is not None
+
+    # -- the heartbeat ---------------------------------------------------------------
+
+    async def beat(self, now: datetime) -> None:
+        await self.db.execute(
+            "INSERT INTO heartbeat (id, at) VALUES (1, ?)"
+            " ON CONFLICT(id) DO UPDATE SET at=excluded.at",
+            (_utc(now),),
+        )
+        await self.db.commit()
+
+    async def last_beat(self) -> datetime | None:
+        async with self.db.execute("SELECT at FROM heartbeat WHERE id=1") as cursor:
+            row = await cursor.fetchone()
+        return _parse_time(row["at"]) if row else None
 
     @staticmethod
     def _outbox_entry(r: sqlite3.Row) -> OutboxEntry:
@@ -496,6 +633,10 @@ class SqliteStore(SqliteAccounts):
             last_error=r["last_error"],
             created_at=_parse_time(r["created_at"]) or datetime.min,
             sent_at=_parse_time(r["sent_at"]), message_id=r["message_id"],
+            attachment=(
+                (r["attachment_name"], r["attachment_type"], r["attachment"])
+                if r["attachment"] is not None else None
+            ),
         )
 
     async def due_outbox(
@@ -543,7 +684,7 @@ class SqliteStore(SqliteAccounts):
         # The bodies are no longer needed; the organiser's held a secret link.
         await self.db.execute(
             "UPDATE outbox SET state='sent', sent_at=?, last_error=NULL, body_text='',"
-            " body_html='', ics=NULL WHERE id=?",
+            " body_html='', ics=NULL, attachment=NULL WHERE id=?",
             (_utc(now), entry_id),
         )
         await self.db.commit()
@@ -555,7 +696,7 @@ class SqliteStore(SqliteAccounts):
         if next_attempt_at is None:
             await self.db.execute(
                 "UPDATE outbox SET state='failed', last_error=?, body_text='', body_html='',"
-                " ics=NULL WHERE id=?",
+                " ics=NULL, attachment=NULL WHERE id=?",
                 (error, entry_id),
             )
         else:

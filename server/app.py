@@ -141,7 +141,10 @@ def create_app(settings: Settings) -> web.Application:
 
     sio = create_sio()
     sio.attach(app)
-    broadcaster = LiveBroadcaster(sio)
+    # The service exists once the app starts; until then no notice is sent anyway.
+    broadcaster = LiveBroadcaster(
+        sio, lambda cid: app[SERVICE].phones_hidden(cid) if SERVICE in app else True
+    )
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         from aiortc import RTCIceServer

@@ -154,6 +154,13 @@ class Conference:
     time_zone: str | None = None
     #: RFC 5545 SEQUENCE of the invitation: raised by every update or cancellation
     ics_sequence: int = 0
+    #: participants do not see each other's phone numbers (the organiser always does)
+    hide_phone_numbers: bool = True
+    #: add-ons: the organiser's own greeting (a file name under the data directory),
+    #: the recording's file, and how many seconds were recorded (charged per minute)
+    greeting_file: str | None = None
+    recording_file: str | None = None
+    recorded_seconds: float = 0.0
 
     # -- queries ---------------------------------------------------------------
 

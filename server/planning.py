@@ -203,6 +203,15 @@ class ConferencePlanner:
             conf = live.conference
             if conf.state is d.ConferenceState.ENDED:
                 raise ServiceError(409, "conference_ended", "the conference has ended")
+            if (
+                "hide_phone_numbers" in changes
+                and conf.hide_phone_numbers != changes["hide_phone_numbers"]
+            ):
+                # Who sees what changes; nothing to tell the invitees.
+                conf.hide_phone_numbers = changes["hide_phone_numbers"]
+                await self.service.store.save_conference(conf)
+                for p in conf.participants.values():
+                    self.service.publish("participant", conf.id, participant_view(p, conf))
             changed = False
             for key in ("title", "starts_at", "duration_minutes", "time_zone"):
                 if key in changes and getattr(conf, key) != changes[key]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from http.cookies import SimpleCookie
 from typing import Any
 
@@ -35,10 +36,13 @@ def room(conference_id: str, organizer: bool) -> str:
 ORGANIZER_ONLY_EVENTS = frozenset({"notification"})
 
 
-def for_participants(event: str, payload: dict[str, Any]) -> dict[str, Any]:
+def for_participants(
+    event: str, payload: dict[str, Any], *, hide_phones: bool = True
+) -> dict[str, Any]:
     """What participants may see of a notice (the service publishes the organiser's view)."""
     if event == "participant" and (payload.get("phone") or payload.get("email")):
-        return {**payload, "phone": None, "email": None}
+        return {**payload, "phone": None if hide_phones else payload.get("phone"),
+                "email": None}
     return payload
 
 
@@ -77,8 +81,12 @@ class LiveNamespace(socketio.AsyncNamespace):
 class LiveBroadcaster:
     """Carries the service's notices to the rooms, in order, off the caller's path."""
 
-    def __init__(self, sio: socketio.AsyncServer) -> None:
+    def __init__(
+        self, sio: socketio.AsyncServer, phones_hidden: Callable[[str], bool] = lambda _: True
+    ) -> None:
         self.sio = sio
+        #: whether a conference hides phone numbers from its participants
+        self.phones_hidden = phones_hidden
         self._queue: asyncio.Queue[Notice] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -104,7 +112,9 @@ class LiveBroadcaster:
                 if event not in ORGANIZER_ONLY_EVENTS:
                     await self.sio.emit(
                         event,
-                        for_participants(event, payload),
+                        for_participants(
+                            event, payload, hide_phones=self.phones_hidden(conference_id)
+                        ),
                         room=room(conference_id, False),
                         namespace=NAMESPACE,
                     )

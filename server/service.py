@@ -157,6 +157,10 @@ class ConferenceService:
     def publish(self, event: str, conference_id: str, payload: dict[str, Any]) -> None:
         self._publish(event, conference_id, payload)
 
+    def phones_hidden(self, conference_id: str) -> bool:
+        live = self._live.get(conference_id)
+        return live.conference.hide_phone_numbers if live is not None else True
+
     async def principal_for_user(self, user_id: str, conference_id: str) -> Principal:
         """A registered organiser is the organiser of the conferences they own, and only those."""
         live = await self._load(conference_id)
@@ -260,6 +264,7 @@ class ConferenceService:
         duration_minutes: int | None = None,
         time_zone: str | None = None,
         invitee_languages: Sequence[str | None] = (),
+        hide_phone_numbers: bool = True,
     ) -> tuple[dict[str, Any], str]:
         """A new conference; returns its organiser view and the organiser token."""
         conf = d.Conference(
@@ -272,6 +277,7 @@ class ConferenceService:
             owner_user_id=owner_user_id,
             duration_minutes=duration_minutes,
             time_zone=time_zone,
+            hide_phone_numbers=hide_phone_numbers,
         )
         languages = list(invitee_languages) + [None] * (len(invitees) - len(invitee_languages))
         for invitee, invitee_language in zip(invitees, languages, strict=True):

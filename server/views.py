@@ -20,7 +20,7 @@ def participant_view(
     return {
         "id": p.id,
         "name": p.name,
-        "phone": p.phone if for_organizer else None,
+        "phone": p.phone if for_organizer or not conference.hide_phone_numbers else None,
         "email": p.email if for_organizer else None,
         "language": p.language,
         "role": p.role.value,
@@ -63,6 +63,7 @@ def conference_view(
         "created_at": iso(c.created_at),
         "starts_at": iso(c.starts_at),
         "duration_minutes": c.duration_minutes,
+        "hide_phone_numbers": c.hide_phone_numbers,
         "time_zone": c.time_zone,
         "started_at": iso(c.started_at),
         "ended_at": iso(c.ended_at),

@@ -263,3 +263,34 @@ async def test_a_name_alone_is_enough_at_creation_but_not_for_the_list(
         json={"people": [{"name": "Nobody"}]},
     )
     assert status == 400 and body["field"] == "people[0]"
+
+
+async def test_phone_numbers_are_hidden_from_participants_unless_shown(
+    app_url: tuple[Any, str], olga: Browser
+) -> None:
+    _, url = app_url
+    status, conference = await olga.call("POST", "/api/v1/conferences", json={
+        "title": "Phones", "participants": [{"name": "Pia", "phone": "+38640123456"}],
+    })
+    assert conference["hide_phone_numbers"] is True
+    cid = conference["id"]
+    async with aiohttp.ClientSession() as guest:
+        async with guest.post(f"{url}/api/v1/join", json={
+            "pin": conference["pin"], "name": "Guest",
+        }) as response:
+            token = (await response.json())["participant_token"]
+
+        async def seen_by_guest() -> str | None:
+            async with guest.get(f"{url}/api/v1/conferences/{cid}",
+                                 headers={"Authorization": f"Bearer {token}"}) as response:
+                view = await response.json()
+            return next(p["phone"] for p in view["participants"] if p["name"] == "Pia")
+
+        assert await seen_by_guest() is None
+        status, view = await olga.call("PATCH", f"/api/v1/conferences/{cid}",
+                                       json={"hide_phone_numbers": False})
+        assert status == 200 and view["hide_phone_numbers"] is False
+        assert await seen_by_guest() == "+38640123456"
+    # The organiser always sees them.
+    status, view = await olga.call("GET", f"/api/v1/conferences/{cid}")
+    assert view["participants"][0]["phone"] == "+38640123456"

@@ -90,6 +90,7 @@ async def create_conference(request: web.Request) -> web.Response:
         owner_user_id=owner.id if owner is not None else None,
         duration_minutes=v.minutes(body, "duration_minutes"),
         time_zone=v.time_zone(body, "time_zone"),
+        hide_phone_numbers=v.optional_boolean(body, "hide_phone_numbers", default=True),
     )
     base = service.settings.base_url
     view.update(
@@ -130,6 +131,8 @@ async def patch_conference(request: web.Request) -> web.Response:
         changes["duration_minutes"] = v.minutes(body, "duration_minutes")
     if "time_zone" in body:
         changes["time_zone"] = v.time_zone(body, "time_zone")
+    if "hide_phone_numbers" in body:
+        changes["hide_phone_numbers"] = v.boolean(body, "hide_phone_numbers")
     view = await _planner(request).update(principal, request.match_info["id"], changes)
     return web.json_response(view)
 

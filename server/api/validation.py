@@ -152,3 +152,7 @@ def message(body: dict[str, Any], field: str, *, max_length: int) -> str:
     if len(cleaned) > max_length:
         raise invalid(field, f"is longer than {max_length} characters")
     return cleaned
+
+
+def optional_boolean(body: dict[str, Any], field: str, *, default: bool) -> bool:
+    return default if body.get(field) is None else boolean(body, field)

@@ -251,8 +251,19 @@ ALTER TABLE conferences ADD COLUMN reported_at TEXT;
 UPDATE conferences SET reported_at = ended_at WHERE state = 'ended';
 """
 
+# Version 5: phone numbers shown to participants or not; the add-ons (own greeting,
+# recording).
+ADDONS_SCHEMA = """
+ALTER TABLE conferences ADD COLUMN hide_phone_numbers INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE conferences ADD COLUMN greeting_file TEXT;
+ALTER TABLE conferences ADD COLUMN recording_file TEXT;
+ALTER TABLE conferences ADD COLUMN recorded_seconds REAL NOT NULL DEFAULT 0;
+"""
+
 #: Each entry moves the schema one version on; never edit a published one.
-MIGRATIONS: tuple[str, ...] = (SCHEMA, OUTBOX_SCHEMA, ACCOUNTS_SCHEMA, REPORT_SCHEMA)
+MIGRATIONS: tuple[str, ...] = (
+    SCHEMA, OUTBOX_SCHEMA, ACCOUNTS_SCHEMA, REPORT_SCHEMA, ADDONS_SCHEMA,
+)
 
 
 def _time(value: datetime | None) -> str | None:
@@ -321,13 +332,13 @@ class SqliteStore(SqliteAccounts):
             await self.db.execute(
                 "INSERT INTO conferences (id, title, language, organizer_name, organizer_email,"
                 " organizer_phone, pin, moderator_pin, state, created_at, starts_at,"
-                " owner_user_id, duration_minutes, time_zone, ics_sequence)"
-                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                " owner_user_id, duration_minutes, time_zone, ics_sequence, hide_phone_numbers)"
+                " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (
                     c.id, c.title, c.language, c.organizer.name, c.organizer.email,
                     c.organizer.phone, pin, moderator_pin, c.state.value,
                     _time(c.created_at), _time(c.starts_at), c.owner_user_id,
-                    c.duration_minutes, c.time_zone, c.ics_sequence,
+                    c.duration_minutes, c.time_zone, c.ics_sequence, int(c.hide_phone_numbers),
                 ),
             )
             await self.db.executemany(
@@ -345,12 +356,14 @@ class SqliteStore(SqliteAccounts):
         c = conference
         await self.db.execute(
             "UPDATE conferences SET title=?, language=?, state=?, locked=?, started_at=?,"
-            " ended_at=?, starts_at=?, duration_minutes=?, time_zone=?, ics_sequence=?"
+            " ended_at=?, starts_at=?, duration_minutes=?, time_zone=?, ics_sequence=?,"
+            " hide_phone_numbers=?, greeting_file=?, recording_file=?, recorded_seconds=?"
             " WHERE id=?",
             (
                 c.title, c.language, c.state.value, int(c.locked), _time(c.started_at),
                 _time(c.ended_at), _time(c.starts_at), c.duration_minutes, c.time_zone,
-                c.ics_sequence, c.id,
+                c.ics_sequence, int(c.hide_phone_numbers), c.greeting_file, c.recording_file,
+                c.recorded_seconds, c.id,
             ),
         )
         await self.db.commit()
@@ -453,6 +466,10 @@ class SqliteStore(SqliteAccounts):
             duration_minutes=row["duration_minutes"],
             time_zone=row["time_zone"],
             ics_sequence=row["ics_sequence"],
+            hide_phone_numbers=bool(row["hide_phone_numbers"]),
+            greeting_file=row["greeting_file"],
+            recording_file=row["recording_file"],
+            recorded_seconds=row["recorded_seconds"],
         )
         async with self.db.execute(
             "SELECT * FROM participants WHERE conference_id=? ORDER BY position",

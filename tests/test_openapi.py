@@ -2,9 +2,10 @@
 
 The document is ``server/api/openapi.json``, written by hand. These tests keep it honest:
 every route of the app is in it and everything in it is a route of the app; every example
-fits its schema; and the answers of a real conference (REST, WHIP and the live channel) and
-of a registered organiser (sign-up, session, API keys, phonebook, planning, messages) fit the
-schemas, with no field the document does not name.
+fits its schema; and the answers of a real conference (REST, WHIP, the live channel and the
+report with its costs) and of a registered organiser (sign-up, session, API keys, phonebook,
+planning, messages, the monthly statement) fit the schemas, with no field the document does
+not name.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import asyncio
 import dataclasses
 import json
 import re
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import aiohttp
@@ -26,9 +29,11 @@ from referencing.jsonschema import DRAFT202012
 from yarl import URL
 
 from server.api.auth import CSRF_HEADER, SAFE_METHODS
+from server.api.routes import SERVICE
 from server.app import OPENAPI_FILE
 from server.config import Settings
 from server.realtime import SESSION_COOKIE
+from server.store import ChargeRecord
 
 from .conftest import InProcess
 
@@ -185,6 +190,7 @@ def test_the_reusable_schemas_are_there(doc: dict[str, Any]) -> None:
         "CreateConferenceRequest", "CreateConferenceResponse", "Notification",
         "User", "Account", "Session", "ApiKey", "NewApiKey", "Contact", "ContactImportResult",
         "CsvRowError", "InviteeContact", "NotifyRequest", "NotifyResponse", "DevSms",
+        "Costs", "ChargeLine", "Statement", "StatementConference", "StatementLine",
     ):
         assert name in schemas
     schemes = doc["components"]["securitySchemes"]
@@ -443,7 +449,9 @@ async def test_a_conference_answers_as_documented(
                 "muted": True, "changed": 1,
             }
 
-        # Hanging up, the report, ending.
+        # Hanging up, the report, ending. The leg lasts a second at least: a leg that rounds
+        # to 0 s costs nothing, and the report's costs would stay null.
+        await asyncio.sleep(1)
         async with http.delete(f"{url}{location}", headers=guest) as r:
             await contract.check(r, f"{whip}/{{session}}", "delete", 200)
         async with http.delete(f"{url}{location}", headers=guest) as r:
@@ -456,6 +464,8 @@ async def test_a_conference_answers_as_documented(
             report = await contract.check(r, f"{conference}/report", "get", 200)
         [session] = next(p for p in report["participants"] if p["id"] == pid)["sessions"]
         assert session["mode"] == "web" and session["left_reason"] == "left"
+        assert session["access_number"] is None and session["access_mode"] is None
+        assert report["costs"] is None  # not before the conference has ended
         async with http.get(f"{url}{conferences}/{cid}/report", headers=guest) as r:
             await contract.check(r, f"{conference}/report", "get", 403)
         async with http.post(f"{url}{conferences}/{cid}/end", headers=organizer) as r:
@@ -464,6 +474,22 @@ async def test_a_conference_answers_as_documented(
             assert (await contract.check(r, conference, "get", 401))["error"] == "token_expired"
         async with http.get(f"{url}{conferences}/{NO_SUCH_ID}", headers=organizer) as r:
             await contract.check(r, conference, "get", 404)
+
+        # Ended and empty: priced in the background (the finished hook), then in the report.
+        async with asyncio.timeout(10):
+            while True:
+                async with http.get(f"{url}{conferences}/{cid}/report", headers=organizer) as r:
+                    report = await contract.check(r, f"{conference}/report", "get", 200)
+                if report["costs"] is not None:
+                    break
+                await asyncio.sleep(0.05)
+        costs = report["costs"]
+        [line] = costs["lines"]
+        assert (line["participant_id"], line["payer"], line["item"], line["unit"]) == (
+            pid, "organizer", "fee", "second",
+        )
+        assert line["quantity"] >= 1 and costs["total_organizer"] == line["amount"]
+        assert costs["total_caller"] == "0.00"
 
         # What the live channel said, against the events of x-socketio.
         await live.wait_for("conference", lambda d: d["state"] == "ended")
@@ -740,6 +766,72 @@ async def test_a_registered_organiser_answers_as_documented(
         assert {"snapshot", "participant", "conference", "notification"} <= names
         for name, payload in live.seen:
             contract.validate(payload, pointer("x-socketio", "serverEvents", name, "payload"))
+
+        # Its charges (as frozen when a conference ends; this one had nobody to charge), in
+        # its report and in the account's statement of the month, as JSON and as CSV.
+        priced = datetime(2030, 1, 8, 9, 0, tzinfo=UTC)
+        hans = conf["participants"][0]["id"]
+        pia_there, tel_only = (p["id"] for p in added["participants"])
+
+        def charge(
+            participant_id: str | None, payer: str, item: str, quantity: int, unit: str,
+            unit_price: str, amount: str, detail: str = "",
+        ) -> ChargeRecord:
+            return ChargeRecord(
+                conference_id=cid, account_id=user["account"]["id"],
+                participant_id=participant_id, payer=payer, item=item, quantity=quantity,
+                unit=unit, unit_price=Decimal(unit_price), amount=Decimal(amount),
+                currency="EUR", detail=detail, at=priced,
+            )
+
+        await service.app[SERVICE].store.add_charges(cid, [
+            charge(hans, "organizer", "fee", 125, "second", "0.010", "0.02",
+                   "web fee, registered"),
+            charge(pia_there, "organizer", "fee", 90, "second", "0.025", "0.04",
+                   "dial-out fee, registered"),
+            charge(pia_there, "organizer", "call", 90, "second", "0.060", "0.09", "SI mobile"),
+            charge(tel_only, "caller", "premium", 125, "second", "0.49", "1.02",
+                   "premium access number"),
+            charge(None, "organizer", "addon:custom_welcome", 1, "each", "5.00", "5.00"),
+        ])
+        report = await call("GET", f"{conference}/report", 200, at=at)
+        assert report["costs"] is not None
+        assert (report["costs"]["total_organizer"], report["costs"]["total_caller"]) == (
+            "5.15", "1.02",
+        )
+        statement = "/api/v1/account/statements/{month}"
+        month = {"month": "2030-01"}
+        view = await call("GET", statement, 200, at=month)
+        assert view["account"] == user["account"] and view["currency"] == "EUR"
+        assert (view["total_organizer"], view["total_caller"]) == ("5.15", "1.02")
+        [entry] = view["conferences"]
+        assert entry["id"] == cid and entry["title"] == "Board meeting"
+        assert [line["participant"] for line in entry["lines"]] == [
+            "Hans", "Pia Novak", "Pia Novak", "Tel Only", "",
+        ]
+        assert await call("GET", statement, 200, at=month, http=anonymous, headers=api) == view
+        empty = await call("GET", statement, 200, at={"month": "2029-12"})
+        assert empty["conferences"] == [] and empty["currency"] is None
+        async with browser.get(f"{url}/api/v1/account/statements/2030-01",
+                               params={"format": "csv"}) as r:
+            text = await contract.check(r, statement, "get", 200)
+            disposition = r.headers["Content-Disposition"]
+        contract.validate(disposition, pointer(
+            "paths", statement, "get", "responses", "200", "headers", "Content-Disposition",
+            "schema",
+        ))
+        assert disposition == 'attachment; filename="statement-2030-01.csv"'
+        rows = text.splitlines()
+        assert rows[0] == (
+            "\ufeffconference_id,conference,ended_at,participant,payer,item,quantity,unit,"
+            "unit_price,amount,currency,detail"
+        )
+        assert len(rows) == 6 and rows[-1].startswith(f"{cid},Board meeting,")
+        error = await call("GET", statement, 400, at={"month": "01-2030"})
+        assert error["field"] == "month"
+        error = await call("GET", statement, 403, at=month, http=anonymous,
+                           headers=auth(conf["organizer_token"]))
+        assert error["error"] == "forbidden"
 
         # The account's organisers.
         igor = await call("POST", "/api/v1/account/organizers", 201, json={

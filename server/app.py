@@ -13,10 +13,11 @@ from gateway.transport import SipTransports
 from gateway.ua import SipGateway
 
 from .accounts.service import AccountService
+from .addons import AddOns
 from .api.account_routes import routes as account_routes
 from .api.auth import ACCOUNTS
 from .api.errors import json_errors
-from .api.routes import PLANNER, SERVICE, routes
+from .api.routes import ADDONS, PLANNER, SERVICE, routes
 from .billing import load_tariffs
 from .config import Settings
 from .heartbeat import Heartbeat
@@ -184,6 +185,8 @@ def create_app(settings: Settings) -> web.Application:
             page_url=lambda cid: f"{settings.base_url}/organizer/{cid}",
         )
         service.reporter = reporter
+        addons = AddOns(service, settings.data_dir)
+        app[ADDONS] = addons
         service.finished_hooks.append(reporter.conference_finished)
         heartbeat = Heartbeat(store, service.now, settings.heartbeat_seconds)
         app[ACCOUNTS] = AccountService(
@@ -224,6 +227,7 @@ def create_app(settings: Settings) -> web.Application:
         app[ENGINE] = engine
         app[GATEWAY] = gateway
         await service.recover()
+        await addons.restore_greetings()
         await reporter.catch_up()
         heartbeat.start()
         await outbox.start()

@@ -161,6 +161,8 @@ class Conference:
     greeting_file: str | None = None
     recording_file: str | None = None
     recorded_seconds: float = 0.0
+    #: being recorded right now (not stored: a restart stops any recording)
+    recording: bool = False
 
     # -- queries ---------------------------------------------------------------
 

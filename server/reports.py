@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 
 from . import conference as d
+from .addons import addons_used
 from .billing import Bill, ChargeError, Leg, Tariffs, bill_conference
 from .notify.outbox import Outbox
 from .notify.report_mail import build_report_mail
@@ -104,7 +105,7 @@ class Reporter:
 
     def bill(self, conference: d.Conference, roster: list[RosterEvent]) -> Bill:
         return bill_conference(
-            legs_of(conference, roster), None, self.tariffs,
+            legs_of(conference, roster), addons_used(conference), self.tariffs,
             registered=conference.owner_user_id is not None,
         )
 

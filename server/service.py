@@ -126,6 +126,8 @@ class ConferenceService:
         self.finished_hooks: list[Callable[[str], Awaitable[None]]] = []
         #: makes the report (with costs); None: the roster alone
         self.reporter: Any = None
+        #: awaited with a conference id as it ends, before the farewell (stop recording)
+        self.closing_hooks: list[Callable[[str], Awaitable[None]]] = []
 
     # -- plumbing ------------------------------------------------------------------
 
@@ -194,6 +196,10 @@ class ConferenceService:
             return None
         owner = await self.store.user(conf.owner_user_id)
         return owner.account_id if owner is not None else None
+
+    async def media(self, command: m.MediaCommand) -> m.MediaReply:
+        """A command to the media side; failures come back as ``Refused``."""
+        return await self._media(command)
 
     async def _media(self, command: m.MediaCommand) -> m.MediaReply:
         try:
@@ -845,6 +851,11 @@ class ConferenceService:
 
     async def _conclude(self, live: _Live) -> None:
         conf = live.conference
+        for hook in self.closing_hooks:
+            try:
+                await hook(conf.id)
+            except Exception:
+                logger.exception("a closing hook of %s failed", conf.id)
         await self.store.release_pins(conf.id)
         live.pending.clear()
         await self._media(m.CloseConference(conf.id, farewell=("closing",)))

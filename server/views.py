@@ -64,6 +64,7 @@ def conference_view(
         "starts_at": iso(c.starts_at),
         "duration_minutes": c.duration_minutes,
         "hide_phone_numbers": c.hide_phone_numbers,
+        "recording": c.recording,
         "time_zone": c.time_zone,
         "started_at": iso(c.started_at),
         "ended_at": iso(c.ended_at),
@@ -72,6 +73,8 @@ def conference_view(
         ],
     }
     if for_organizer:
+        view["greeting"] = c.greeting_file is not None
+        view["recorded_seconds"] = round(c.recorded_seconds, 1)
         view["moderator_pin"] = moderator_pin
         view["organizer"] = {
             "name": c.organizer.name,

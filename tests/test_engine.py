@@ -10,8 +10,10 @@ import pytest
 from server.media import messages as m
 from server.media.codecs import EncodedFrame
 from server.media.engine import MediaEngine
-from server.media.mixer import FRAME_SAMPLES
-from server.media.prompts import PromptLibrary, entry_tone
+from server.media.mixer import FRAME_SAMPLES, SAMPLE_RATE
+from server.media.prompts import PromptLibrary, beep, entry_tone
+
+from .support.audio import dominant_frequency, sine
 
 
 class RawEncoder:
@@ -50,6 +52,27 @@ class FakePort:
 
     def last(self) -> np.ndarray:
         return np.frombuffer(self.sent[-1].payload, dtype="<i2")
+
+
+class TonePort(FakePort):
+    """A caller holding a note: a continuous sine, its phase carried across frames."""
+
+    def __init__(self, freq: float, amplitude: float = 0.25) -> None:
+        super().__init__(level=1)
+        self.freq = freq
+        self.amplitude = amplitude
+        self._sample = 0
+
+    def read_frame(self) -> np.ndarray | None:
+        t = (self._sample + np.arange(FRAME_SAMPLES)) / SAMPLE_RATE
+        self._sample += FRAME_SAMPLES
+        return (np.sin(2 * np.pi * self.freq * t) * self.amplitude * 32767).astype(np.int16)
+
+
+def heard(port: FakePort, frames: int) -> np.ndarray:
+    """The last ``frames`` frames the leg was sent, as one signal."""
+    payloads = [np.frombuffer(f.payload, dtype="<i2") for f in port.sent[-frames:]]
+    return np.concatenate(payloads)
 
 
 @pytest.fixture(scope="module")
@@ -151,3 +174,49 @@ async def test_refusals(prompts: PromptLibrary) -> None:
     assert isinstance(await engine.request(m.SetMixing("nope", True)), m.Refused)
     refused = await engine.request(m.PlayPrompts("c", ("no_such_prompt",)))
     assert isinstance(refused, m.Refused) and refused.reason == "unknown_prompt"
+
+
+async def join_and_listen(
+    engine: MediaEngine, leg_id: str, first_tick: int, ticks: int
+) -> tuple[FakePort, np.ndarray]:
+    """A listener joins the way the service greets one, and hears ``ticks`` frames."""
+    port = FakePort()
+    engine.add_leg("c", leg_id, port)
+    greet = m.PlayPrompts("c", ("welcome", "beep"), leg_ids=(leg_id,), exclusive=True)
+    assert await engine.request(greet) == m.Done()
+    for n in range(first_tick, first_tick + ticks):
+        engine.tick(n)
+    return port, heard(port, ticks)
+
+
+async def test_custom_greeting_stands_in_for_welcome(prompts: PromptLibrary) -> None:
+    engine, _ = await conference(prompts, {"talker": 3000})
+    greeting = sine(660, 0.5, 0.3)
+    assert await engine.request(m.SetGreeting("c", greeting)) == m.Done()
+    expected = greeting.copy()
+    greeting[:] = 0  # the sender's array changes afterwards: the engine kept its own
+
+    ticks = 40  # 0.5 s of greeting, 0.15 s of beep, then the room
+    _, audio = await join_and_listen(engine, "new", 0, ticks)
+    assert audio[: expected.size].tolist() == expected.tolist()
+    assert dominant_frequency(audio[: expected.size]) == pytest.approx(660, abs=5)
+    tone = beep()
+    after = audio[expected.size : expected.size + tone.size]
+    assert after.tolist() == tone.tolist()  # the beep still follows
+    assert audio[-FRAME_SAMPLES:].tolist() == [3000] * FRAME_SAMPLES  # then the talker
+
+    # None brings the standard welcome back, for the next one to join.
+    assert await engine.request(m.SetGreeting("c", None)) == m.Done()
+    welcome = prompts.get("en", "welcome")
+    _, audio = await join_and_listen(engine, "later", ticks, 10)
+    assert audio.tolist() == welcome[: 10 * FRAME_SAMPLES].tolist()
+    assert dominant_frequency(audio) != pytest.approx(660, abs=20)
+
+
+async def test_greeting_refusals(prompts: PromptLibrary) -> None:
+    engine, _ = await conference(prompts, {"a": 0})
+    refused = await engine.request(m.SetGreeting("nope", sine(660, 0.1)))
+    assert isinstance(refused, m.Refused) and refused.reason == "unknown_conference"
+    for bad in (np.zeros(0, np.int16), np.zeros((2, 960), np.int16), np.zeros(960)):
+        refused = await engine.request(m.SetGreeting("c", bad))
+        assert isinstance(refused, m.Refused) and refused.reason == "bad_greeting"

@@ -6,6 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
+from ..addons import MAX_GREETING_BYTES, AddOns
 from ..conference import Contact
 from ..planning import CHANNELS, MAX_MESSAGE, ConferencePlanner, Invitee
 from ..service import ConferenceService, ServiceError
@@ -15,12 +16,13 @@ from .auth import ACCOUNTS, SERVICE, conference_principal, optional_caller, toke
 from .errors import error_response, read_json
 
 PLANNER = web.AppKey("planner", ConferencePlanner)
+ADDONS = web.AppKey("addons", AddOns)
 MAX_SDP_BYTES = 64 * 1024
 MAX_INVITEES = 500
 
 routes = web.RouteTableDef()
 
-__all__ = ["PLANNER", "SERVICE", "routes"]
+__all__ = ["ADDONS", "PLANNER", "SERVICE", "routes"]
 
 
 def _service(request: web.Request) -> ConferenceService:
@@ -403,3 +405,53 @@ async def whip_patch(request: web.Request) -> web.Response:
 @routes.options("/api/v1/webrtc")
 async def whip_options(request: web.Request) -> web.Response:
     return web.Response(status=204, headers={"Accept-Post": "application/sdp"})
+
+
+# -- add-ons: the organiser's own greeting, recording ------------------------------------
+
+
+@routes.put("/api/v1/conferences/{id}/greeting")
+async def put_greeting(request: web.Request) -> web.Response:
+    """The organiser's own welcome announcement: any common audio format, up to 10 MB."""
+    principal = await conference_principal(request)
+    limit = MAX_GREETING_BYTES
+    if request.content_length is not None and request.content_length > limit:
+        raise ServiceError(413, "too_large", "the file is larger than 10 MB")
+    data = await request.content.read(limit + 1)
+    if len(data) > limit:
+        raise ServiceError(413, "too_large", "the file is larger than 10 MB")
+    answer = await request.app[ADDONS].set_greeting(principal, request.match_info["id"], data)
+    return web.json_response(answer)
+
+
+@routes.delete("/api/v1/conferences/{id}/greeting")
+async def delete_greeting(request: web.Request) -> web.Response:
+    principal = await conference_principal(request)
+    await request.app[ADDONS].remove_greeting(principal, request.match_info["id"])
+    return web.Response(status=204)
+
+
+@routes.post("/api/v1/conferences/{id}/recording")
+async def set_recording(request: web.Request) -> web.Response:
+    """``{"recording": true}`` starts (everyone hears a notice), ``false`` stops."""
+    principal = await conference_principal(request)
+    body = await read_json(request, limit=4096)
+    answer = await request.app[ADDONS].set_recording(
+        principal, request.match_info["id"], v.boolean(body, "recording")
+    )
+    return web.json_response(answer)
+
+
+@routes.get("/api/v1/conferences/{id}/recording")
+async def get_recording(request: web.Request) -> web.StreamResponse:
+    """The recording as Ogg/Opus, for the organiser only."""
+    principal = await conference_principal(request)
+    live = await _service(request).loaded(request.match_info["id"])
+    path = request.app[ADDONS].recording_file(principal, live.conference)
+    if not path.is_file():
+        raise ServiceError(404, "not_found", "the recording file is missing")
+    return web.FileResponse(path, headers={
+        "Content-Type": "audio/ogg",
+        "Content-Disposition": f'attachment; filename="recording-{live.conference.id}.ogg"',
+        "Cache-Control": "private, no-store",
+    })

@@ -6,6 +6,10 @@ playout buffer, measures levels and talking for all legs at once, mixes each
 conference with the numeric core, lays prompts over what a leg hears, and
 encodes once per distinct stream: one encoder per speaker (mix-minus) and one
 shared stream per conference and codec for everybody else.
+
+A conference can have its own greeting (played wherever the prompt "welcome"
+would be) and can be recorded: the whole mix of each tick goes, uncopied, to a
+:class:`~server.media.recorder.Recorder` whose thread encodes and writes it.
 """
 
 from __future__ import annotations
@@ -31,9 +35,13 @@ from .mixer import (
     saturate,
 )
 from .prompts import PromptLibrary, beep, entry_tone, leave_tone
+from .recorder import Recorder
 from .talk import TalkDetector
 
 logger = logging.getLogger(__name__)
+
+#: the prompt a conference's own greeting (``SetGreeting``) stands in for
+WELCOME_PROMPT = "welcome"
 
 
 class MediaPort(Protocol):
@@ -131,6 +139,9 @@ class _Conference:
     shared_encoders: dict[str, Encoder] = field(default_factory=dict)
     #: tones for the whole room, laid over the mix once rather than once per listener
     overlays: deque[_Playback] = field(default_factory=deque)
+    #: the conference's own welcome (read-only, shared by every playback of it)
+    greeting: Int16Array | None = None
+    recording: Recorder | None = None
 
     def next_overlay_chunk(self) -> tuple[Int16Array, str | None] | None:
         while self.overlays:
@@ -183,6 +194,10 @@ class MediaEngine:
 
     async def stop(self) -> None:
         await self.clock.stop()
+        for conf in list(self._conferences.values()):
+            recorder, conf.recording = conf.recording, None
+            if recorder is not None:
+                await self._finish_recording(conf.conference_id, recorder)
         for leg in list(self._legs.values()):
             self._drop_leg(leg, reason=None)
         if self._background:
@@ -252,11 +267,27 @@ class MediaEngine:
                     return m.Done()
                 conf.mixing = False
                 conf.closed = True
+                recorder, conf.recording = conf.recording, None
                 for leg in list(conf.legs.values()):
                     self._close_after(leg, farewell)
                 if not conf.legs:
                     del self._conferences[conference_id]
+                if recorder is not None:
+                    # Replying only once the file is complete: the front may hand it on.
+                    await self._finish_recording(conference_id, recorder)
                 return m.Done()
+            case m.SetGreeting(conference_id, samples):
+                return self._set_greeting(conference_id, samples)
+            case m.StartRecording(conference_id, path):
+                return await self._start_recording(conference_id, path)
+            case m.StopRecording(conference_id):
+                conf = self._conferences.get(conference_id)
+                if conf is None:
+                    return m.Refused("unknown_conference", "no such conference in media")
+                recorder, conf.recording = conf.recording, None
+                if recorder is None:
+                    return m.Refused("not_recording", "the conference is not being recorded")
+                return await self._finish_recording(conference_id, recorder)
         return m.Refused("unknown_command", f"unknown command {type(command).__name__}")
 
     async def _add_webrtc_leg(
@@ -326,12 +357,61 @@ class MediaEngine:
         self._legs[leg_id] = leg
         conf.legs[leg_id] = leg
 
+    def _set_greeting(self, conference_id: str, samples: np.ndarray | None) -> m.MediaReply:
+        conf = self._conferences.get(conference_id)
+        if conf is None or conf.closed:
+            return m.Refused("unknown_conference", "no such conference in media")
+        if samples is None:
+            conf.greeting = None
+            return m.Done()
+        if (
+            not isinstance(samples, np.ndarray)
+            or samples.dtype != np.int16
+            or samples.ndim != 1
+            or samples.size == 0
+        ):
+            return m.Refused("bad_greeting", "a greeting is int16 mono 48 kHz samples")
+        # One copy now, so the sender cannot change it under the playbacks that share it.
+        greeting = samples.copy()
+        greeting.flags.writeable = False
+        conf.greeting = greeting
+        return m.Done()
+
+    async def _start_recording(self, conference_id: str, path: str) -> m.MediaReply:
+        conf = self._conferences.get(conference_id)
+        if conf is None or conf.closed:
+            return m.Refused("unknown_conference", "no such conference in media")
+        if conf.recording is not None:
+            return m.Refused("already_recording", "the conference is being recorded already")
+        recorder = Recorder(path)
+        # Taken before the file is open, so that a second start meanwhile is refused;
+        # frames of the ticks in between wait in the recorder's queue.
+        conf.recording = recorder
+        try:
+            await recorder.start()
+        except Exception as exc:
+            if conf.recording is recorder:
+                conf.recording = None
+            logger.warning("cannot record conference %s to %s: %s", conference_id, path, exc)
+            return m.Refused("recording_failed", f"cannot record to {path}: {exc}")
+        return m.Done()
+
+    async def _finish_recording(self, conference_id: str, recorder: Recorder) -> m.MediaReply:
+        """Flush and close the file off the loop; the recorder is already detached."""
+        try:
+            seconds = await recorder.stop()
+        except Exception as exc:
+            logger.error("recording of %s to %s failed: %s", conference_id, recorder.path, exc)
+            return m.Refused("recording_failed", f"the recording failed: {exc}")
+        logger.info("recorded %.2f s of %s to %s", seconds, conference_id, recorder.path)
+        return m.RecordingStopped(conference_id, seconds, recorder.path)
+
     def _play(self, command: m.PlayPrompts) -> m.MediaReply:
         conf = self._conferences.get(command.conference_id)
         if conf is None:
             return m.Refused("unknown_conference", "no such conference in media")
         try:
-            audio = [self._prompt_audio(conf.language, name) for name in command.prompts]
+            audio = [self._prompt_audio(conf, name) for name in command.prompts]
         except KeyError as exc:
             return m.Refused("unknown_prompt", f"no prompt {exc}")
         if not command.leg_ids and not command.exclusive:
@@ -350,7 +430,10 @@ class MediaEngine:
             leg.prompts.extend(_Playback(a, command.exclusive) for a in audio)
         return m.Done()
 
-    def _prompt_audio(self, language: str, name: str) -> Int16Array:
+    def _prompt_audio(self, conf: _Conference, name: str) -> Int16Array:
+        if name == WELCOME_PROMPT and conf.greeting is not None:
+            return conf.greeting
+        language = conf.language
         if name in self._tones:
             return self._tones[name]
         if name.startswith("number:") and name[7:].isdigit():
@@ -363,9 +446,8 @@ class MediaEngine:
         leg.closing = True
         leg.prompts.clear()
         if farewell and leg.port.connected:
-            language = leg.conference.language
             for name in farewell:
-                leg.prompts.append(_Playback(self._prompt_audio(language, name), True))
+                leg.prompts.append(_Playback(self._prompt_audio(leg.conference, name), True))
         else:
             self._drop_leg(leg, reason="closed")
 
@@ -421,7 +503,8 @@ class MediaEngine:
         pts = n * FRAME_SAMPLES
         finished: list[_Leg] = []
         for conf in self._conferences.values():
-            if conf.legs:
+            # A recording runs on the clock: an empty room is recorded as silence.
+            if conf.legs or conf.recording is not None:
                 self._tick_conference(conf, frames, levels, talking, pts, finished)
         for leg in finished:
             self._drop_leg(leg, reason="farewell")
@@ -466,6 +549,9 @@ class MediaEngine:
             shared_pcm = saturate(shared_pcm.astype(np.int32) + wide)
             if mix_minus.shape[0]:
                 mix_minus = saturate(mix_minus.astype(np.int32) + wide)
+        if conf.recording is not None:
+            # What a silent listener hears; a fresh array each tick, never written to again.
+            conf.recording.offer(shared_pcm)
         shared: dict[str, EncodedFrame] = {}
         for i, leg in enumerate(legs):
             port = leg.port

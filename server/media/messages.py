@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 # Commands: front -> media ----------------------------------------------------
 
 
@@ -120,6 +122,38 @@ class CloseConference:
     farewell: tuple[str, ...] = ()
 
 
+@dataclass(frozen=True, slots=True, eq=False)
+class SetGreeting:
+    """The conference's own greeting, played wherever the prompt "welcome" would be.
+
+    ``samples`` are int16 mono 48 kHz (the media side keeps a read-only copy);
+    ``None`` brings the standard welcome back. Compared by identity: arrays have
+    no single truth value to compare by.
+    """
+
+    conference_id: str
+    samples: np.ndarray | None
+
+
+@dataclass(frozen=True, slots=True)
+class StartRecording:
+    """Record what a silent listener hears (the whole mix, room-wide tones included).
+
+    The media side writes Ogg/Opus to ``path + ".part"`` and renames it to ``path``
+    when the recording stops cleanly, so a file under ``path`` is always complete.
+    """
+
+    conference_id: str
+    path: str
+
+
+@dataclass(frozen=True, slots=True)
+class StopRecording:
+    """Finish the file; the reply is ``RecordingStopped`` once it is complete."""
+
+    conference_id: str
+
+
 MediaCommand = (
     OpenConference
     | SetMixing
@@ -132,6 +166,9 @@ MediaCommand = (
     | PlayPrompts
     | CloseLeg
     | CloseConference
+    | SetGreeting
+    | StartRecording
+    | StopRecording
 )
 
 # Replies ---------------------------------------------------------------------
@@ -161,7 +198,19 @@ class Refused:
     message: str
 
 
-MediaReply = Done | SdpAnswer | RtpLegReady | Refused
+@dataclass(frozen=True, slots=True)
+class RecordingStopped:
+    """The recording is complete and playable at ``path``.
+
+    ``seconds`` is what the file holds (frames lost to a stalled disk are not in it).
+    """
+
+    conference_id: str
+    seconds: float
+    path: str
+
+
+MediaReply = Done | SdpAnswer | RtpLegReady | Refused | RecordingStopped
 
 # Events: media -> front ------------------------------------------------------
 

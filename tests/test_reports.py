@@ -265,3 +265,43 @@ async def test_smtp_down_at_the_end_and_up_an_hour_later_sends_the_report_once(
     finally:
         await service.close()
         await store.close()
+
+
+async def test_a_conference_that_ended_just_before_a_crash_is_reported_on_the_next_start(
+    tmp_path: Path,
+) -> None:
+    """The end was stored, the report not yet: the next start's catch-up sends it, once."""
+    store = SqliteStore(tmp_path / "db.sqlite3")
+    await store.open()
+    clock = Clock()
+    service = ConferenceService(Settings(data_dir=tmp_path), store, Media(), now=clock)
+    try:
+        view, token = await service.create(
+            title="Cut short", organizer=Contact("Olga", "olga@example.org"), invitees=[],
+            starts_at=None, language="en",
+        )
+        await service.end(await service.authenticate(token), view["id"])
+        await settle(service)  # no finished hook: as if the process died here
+        assert await store.unreported_conferences() == [view["id"]]
+    finally:
+        await service.close()
+        await store.close()
+
+    store = SqliteStore(tmp_path / "db.sqlite3")  # the next start
+    await store.open()
+    outbox = Outbox(store, None, mail_from="T <t@example.org>", now=clock)
+    service = ConferenceService(Settings(data_dir=tmp_path), store, Media(), now=clock)
+    reporter = Reporter(
+        store, outbox, loads_tariffs(TARIFF), now=clock, load=service.loaded,
+        account_of=service.account_of, page_url=lambda cid: f"http://x/organizer/{cid}",
+    )
+    try:
+        await reporter.catch_up()
+        await reporter.catch_up()  # and once more: nothing new
+        reports = [e for e in await store.outbox_for_conference(view["id"])
+                   if e.kind == "report"]
+        assert [(e.recipient, e.state) for e in reports] == [("olga@example.org", "queued")]
+        assert await store.unreported_conferences() == []
+    finally:
+        await service.close()
+        await store.close()

@@ -37,6 +37,7 @@ def decode_ogg(data: bytes) -> np.ndarray:
 
 @pytest.mark.parametrize(("body", "status", "code"), [
     (b"", 400, "empty"),
+    (bytes(10 * 1024 * 1024 + 1), 413, "too_large"),
     (b"this is not audio at all " * 40, 400, "not_audio"),
     (b"\x89PNG\r\n\x1a\n" + bytes(200), 400, "not_audio"),
 ])

@@ -1,6 +1,7 @@
-// The account page: who is logged in, their conferences, API keys and the account's
-// organisers. Not logged in: off to /login?next=/account.
-import { ApiError, api, copyRow, h, initPage, loadSession, t } from './common.js';
+// The account page: who is logged in, their conferences, the account's monthly statements
+// (owners only), API keys and the account's organisers. Not logged in: off to
+// /login?next=/account.
+import { ApiError, api, copyRow, displayName, getLang, h, initPage, loadSession, t } from './common.js';
 import {
   busy,
   clearFieldErrors,
@@ -11,6 +12,14 @@ import {
   showError,
   withLang,
 } from './account-common.js';
+import {
+  formatMoney,
+  formatQuantity,
+  formatUnitPrice,
+  itemLabel,
+  itemNote,
+  payerBadge,
+} from './organizer-report.js';
 
 initPage();
 
@@ -119,6 +128,202 @@ async function loadConferences() {
   conferences = Array.isArray(data) ? data : [];
   renderConferences();
 }
+
+// ---- Statements (owners) ---------------------------------------------------------------------
+
+let statement = null; // the shown month's answer
+let statementSeq = 0; // a later month's answer wins over an earlier, slower one
+
+/** This month as YYYY-MM, by the browser's calendar. */
+function currentMonth() {
+  const now = new Date();
+  return `${now.getFullYear()}-${String(now.getMonth() + 1).padStart(2, '0')}`;
+}
+
+/** "2026-05" → "May 2026" in the page's language. */
+function monthName(month) {
+  const match = /^(\d{4})-(\d{2})$/.exec(month || '');
+  if (!match) return month || '';
+  const date = new Date(Date.UTC(Number(match[1]), Number(match[2]) - 1, 1));
+  return new Intl.DateTimeFormat(getLang(), { month: 'long', year: 'numeric', timeZone: 'UTC' })
+    .format(date);
+}
+
+function statementPath(month) {
+  return `/api/v1/account/statements/${encodeURIComponent(month)}`;
+}
+
+function statementTable(conf, currency) {
+  const lines = Array.isArray(conf.lines) ? conf.lines : [];
+  const th = (key, cls) => h('th', { scope: 'col', class: cls, 'data-i18n': key, text: t(key) });
+  const total = (key, amount, payer) =>
+    h(
+      'tr',
+      { 'data-testid': `statement-total-${payer}` },
+      h('th', { scope: 'row', colspan: '4', 'data-i18n': key, text: t(key) }),
+      h('td', { class: 'num amount', 'data-testid': 'amount', text: formatMoney(amount, currency) }),
+      h('td', {}),
+    );
+  return h(
+    'table',
+    { class: 'data-table bill-table' },
+    h('caption', { class: 'visually-hidden', text: conf.title || t('statement.untitled') }),
+    h(
+      'thead',
+      {},
+      h(
+        'tr',
+        {},
+        th('statement.colParticipant'),
+        th('bill.colItem'),
+        th('bill.colQuantity', 'num'),
+        th('bill.colUnitPrice', 'num'),
+        th('bill.colAmount', 'num'),
+        th('bill.colPayer'),
+      ),
+    ),
+    h(
+      'tbody',
+      {},
+      lines.map((line) => {
+        const who = line.participant_id
+          ? displayName({ name: line.participant })
+          : t('bill.conference');
+        const note = itemNote(line);
+        return h(
+          'tr',
+          {
+            'data-testid': 'statement-line',
+            dataset: { item: line.item, payer: line.payer, unit: line.unit },
+          },
+          h('th', { scope: 'row', class: 'cell-name', 'data-testid': 'line-who', text: who }),
+          h(
+            'td',
+            { 'data-testid': 'line-item' },
+            itemLabel(line),
+            note ? h('span', { class: 'line-note', text: note }) : null,
+          ),
+          h('td', { class: 'num', 'data-testid': 'line-quantity', text: formatQuantity(line) }),
+          h('td', {
+            class: 'num',
+            'data-testid': 'line-unit-price',
+            text: formatUnitPrice(line, currency),
+          }),
+          h('td', {
+            class: 'num amount',
+            'data-testid': 'line-amount',
+            text: formatMoney(line.amount, currency),
+          }),
+          h('td', {}, payerBadge(line.payer, 'statement.payer.organizer')),
+        );
+      }),
+    ),
+    h(
+      'tfoot',
+      {},
+      total('statement.totalOrganizer', conf.total_organizer, 'organizer'),
+      total('statement.totalCaller', conf.total_caller, 'caller'),
+    ),
+  );
+}
+
+function renderStatement() {
+  const section = $('statements-section');
+  const view = statement;
+  const conferencesOf = Array.isArray(view?.conferences) ? view.conferences : [];
+  const empty = Boolean(view) && conferencesOf.length === 0;
+  const csv = $('statement-csv');
+  csv.hidden = !view || empty;
+  if (view) {
+    csv.href = `${statementPath(view.month)}?format=csv`;
+    csv.setAttribute('download', `statement-${view.month}.csv`);
+  }
+  $('statement-empty').hidden = !empty;
+  $('statement-empty').textContent = empty
+    ? t('statement.empty', { month: monthName(view.month) })
+    : '';
+  const totals = $('statement-totals');
+  totals.hidden = !view || empty;
+  if (view && !empty) {
+    const currency = view.currency;
+    const fact = (key, amount, testId) =>
+      h(
+        'div',
+        { class: 'statement-total' },
+        h('dt', { text: t(key, { month: monthName(view.month) }) }),
+        h('dd', { 'data-testid': testId, text: formatMoney(amount, currency) }),
+      );
+    totals.replaceChildren(
+      fact('statement.monthOrganizer', view.total_organizer, 'month-total-organizer'),
+      fact('statement.monthCaller', view.total_caller, 'month-total-caller'),
+      h(
+        'div',
+        { class: 'statement-total' },
+        h('dt', { 'data-i18n': 'statement.conferences', text: t('statement.conferences') }),
+        h('dd', { 'data-testid': 'month-conferences', text: String(conferencesOf.length) }),
+      ),
+    );
+  } else {
+    totals.replaceChildren();
+  }
+  $('statement-list').replaceChildren(
+    ...conferencesOf.map((conf) =>
+      h(
+        'article',
+        { class: 'statement-conf', dataset: { id: conf.id }, 'data-testid': 'statement-conference' },
+        h(
+          'div',
+          { class: 'statement-conf__head' },
+          h('h3', {
+            class: 'statement-conf__title',
+            'data-testid': 'statement-title',
+            text: conf.title || t('statement.untitled'),
+          }),
+          conf.ended_at
+            ? h('span', {
+                class: 'item__meta',
+                text: t('statement.endedAt', { time: formatDateTime(conf.ended_at) }),
+              })
+            : null,
+        ),
+        h('div', { class: 'table-wrap' }, statementTable(conf, view.currency)),
+      ),
+    ),
+  );
+  section.dataset.month = view?.month || '';
+}
+
+async function loadStatement() {
+  const input = $('statement-month');
+  const month = input.value;
+  const section = $('statements-section');
+  const errBox = $('statement-error');
+  errBox.textContent = '';
+  if (!/^\d{4}-\d{2}$/.test(month)) return; // cleared or half typed: keep what is shown
+  const seq = ++statementSeq;
+  section.dataset.state = 'loading';
+  $('statement-loading').hidden = false;
+  try {
+    const { data } = await call(statementPath(month));
+    if (seq !== statementSeq) return;
+    statement = data && typeof data === 'object' ? data : null;
+    section.dataset.state = 'ready';
+  } catch (err) {
+    if (seq !== statementSeq) return;
+    statement = null;
+    section.dataset.state = 'error';
+    errBox.textContent = errorText(err);
+  } finally {
+    if (seq === statementSeq) $('statement-loading').hidden = true;
+  }
+  renderStatement();
+}
+
+$('statement-month').addEventListener('change', () => loadStatement());
+$('statement-form').addEventListener('submit', (event) => {
+  event.preventDefault();
+  loadStatement();
+});
 
 // ---- API keys -----------------------------------------------------------------------------------
 
@@ -308,7 +513,18 @@ async function start() {
     $(id).hidden = false;
   }
   $('new-conference').href = withLang('/');
-  const results = await Promise.allSettled([loadConferences(), loadKeys(), loadOrganizers()]);
+  // Statements are the owner's: other organisers of the account are refused them (403).
+  const owner = me.role === 'owner';
+  $('statements-section').hidden = !owner;
+  const month = currentMonth();
+  $('statement-month').value = month;
+  $('statement-month').max = month;
+  const results = await Promise.allSettled([
+    loadConferences(),
+    loadKeys(),
+    loadOrganizers(),
+    owner ? loadStatement() : null,
+  ]);
   const failed = results.find((r) => r.status === 'rejected');
   if (failed) pageError(failed.reason);
   document.body.dataset.state = failed ? 'error' : 'ready';
@@ -320,6 +536,7 @@ window.addEventListener('langchange', () => {
   renderConferences();
   renderKeys();
   renderOrganizers();
+  renderStatement();
 });
 
 start();

@@ -191,6 +191,22 @@ const en = {
   'account.orgNeedsName': 'Please enter the name.',
   'account.orgAdded': '{name} was added; an e-mail to set a password went to {email}.',
   'account.orgTaken': 'This e-mail address already has an account.',
+  'statement.heading': 'Statements',
+  'statement.lead':
+    'What the account’s conferences cost, month by month. What callers pay through their phone bills is listed for information.',
+  'statement.month': 'Month',
+  'statement.loading': 'Loading the statement…',
+  'statement.download': 'Download CSV',
+  'statement.empty': 'No charges in {month}.',
+  'statement.endedAt': 'Ended {time}',
+  'statement.colParticipant': 'Participant',
+  'statement.payer.organizer': 'The account',
+  'statement.totalOrganizer': 'Total for the account',
+  'statement.totalCaller': 'Paid by callers via their phone bills',
+  'statement.monthOrganizer': 'The account pays in {month}',
+  'statement.monthCaller': 'Callers pay via their phone bills',
+  'statement.conferences': 'Conferences',
+  'statement.untitled': 'Untitled conference',
 };
 
 const de = {
@@ -383,6 +399,22 @@ const de = {
   'account.orgAdded':
     '{name} wurde hinzugefügt; eine E-Mail zum Festlegen des Passworts ging an {email}.',
   'account.orgTaken': 'Zu dieser E-Mail-Adresse gibt es bereits ein Konto.',
+  'statement.heading': 'Abrechnungen',
+  'statement.lead':
+    'Was die Konferenzen des Kontos kosten, Monat für Monat. Was Anrufer über ihre Telefonrechnung bezahlen, steht zur Information dabei.',
+  'statement.month': 'Monat',
+  'statement.loading': 'Abrechnung wird geladen…',
+  'statement.download': 'CSV herunterladen',
+  'statement.empty': 'Keine Kosten im {month}.',
+  'statement.endedAt': 'Beendet {time}',
+  'statement.colParticipant': 'Teilnehmer/in',
+  'statement.payer.organizer': 'Das Konto',
+  'statement.totalOrganizer': 'Summe für das Konto',
+  'statement.totalCaller': 'Von Anrufern über ihre Telefonrechnung bezahlt',
+  'statement.monthOrganizer': 'Das Konto zahlt im {month}',
+  'statement.monthCaller': 'Anrufer zahlen über ihre Telefonrechnung',
+  'statement.conferences': 'Konferenzen',
+  'statement.untitled': 'Konferenz ohne Titel',
 };
 
 const sl = {
@@ -567,6 +599,22 @@ const sl = {
   'account.orgAdded':
     '{name} je dodan(a); sporočilo za izbiro gesla je bilo poslano na {email}.',
   'account.orgTaken': 'S tem e-poštnim naslovom že obstaja račun.',
+  'statement.heading': 'Obračuni',
+  'statement.lead':
+    'Koliko stanejo konference računa, po mesecih. Kar klicatelji plačajo prek telefonskega računa, je navedeno v vednost.',
+  'statement.month': 'Mesec',
+  'statement.loading': 'Nalagam obračun …',
+  'statement.download': 'Prenesi CSV',
+  'statement.empty': 'V obdobju {month} ni stroškov.',
+  'statement.endedAt': 'Končana {time}',
+  'statement.colParticipant': 'Udeleženec',
+  'statement.payer.organizer': 'Račun podjetja',
+  'statement.totalOrganizer': 'Skupaj za račun podjetja',
+  'statement.totalCaller': 'Klicatelji plačajo prek telefonskega računa',
+  'statement.monthOrganizer': 'Račun podjetja plača za {month}',
+  'statement.monthCaller': 'Klicatelji plačajo prek telefonskega računa',
+  'statement.conferences': 'Konference',
+  'statement.untitled': 'Konferenca brez naslova',
 };
 
 addStrings({ en, de, sl });

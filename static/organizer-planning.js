@@ -16,6 +16,7 @@ const KINDS = new Set([
   'cancellation',
   'cancellation-organizer',
   'organizer-link',
+  'report',
 ]);
 const CHANNELS = new Set(['email', 'sms']);
 

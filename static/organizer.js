@@ -19,6 +19,7 @@ import {
 import { adoptConferenceLang } from './i18n.js';
 import { createPhonebook } from './organizer-phonebook.js';
 import { createPlanning } from './organizer-planning.js';
+import { createReport } from './organizer-report.js';
 import { checkPhone, countryOf, formatPhone } from './phone.js';
 
 initPage();
@@ -139,6 +140,7 @@ function renderConference() {
   $('dial-panel').hidden = isEnded();
   renderPhoneCheck();
   $('ended-banner').hidden = !isEnded();
+  report.conferenceChanged(conference); // once ended: the report (and, a moment later, costs)
 }
 
 function createCard(id) {
@@ -290,6 +292,7 @@ function upsert(p) {
   }
   renderCounts();
   listChanged();
+  if (isEnded()) report.participantChanged(); // the last to leave lets the costs be made
 }
 
 /** Who is on the list changed: the selection and the phonebook follow. */
@@ -310,6 +313,8 @@ function renderAll() {
   for (const p of participants.values()) upsert(p);
   renderCounts();
 }
+
+const report = createReport({ base, token });
 
 const planning = createPlanning({
   base,
@@ -337,6 +342,12 @@ function setLive(status) {
 
 // ---- Live updates ---------------------------------------------------------------------
 
+/** An ended conference's PINs are free for new conferences: stop showing them (as a
+ * snapshot of an ended conference does). */
+function withoutFreedPins(conf) {
+  return conf.state === 'ended' ? { ...conf, pin: null, moderator_pin: null, join_url: null } : conf;
+}
+
 function onSnapshot(conf) {
   conference = conf;
   adoptConferenceLang(conf.language);
@@ -361,7 +372,7 @@ function startLive() {
     if (p.role === 'organizer') renderConference(); // the join link may use the name
   });
   socket.on('conference', (c) => {
-    conference = { ...conference, ...c };
+    conference = withoutFreedPins({ ...conference, ...c });
     renderAll();
     planning.participantsChanged();
     phonebook?.refresh();
@@ -518,7 +529,7 @@ endDialog.addEventListener('close', async () => {
   if (endDialog.returnValue !== 'confirm') return;
   const data = await run(() => api(`${base}/end`, { method: 'POST', token }));
   if (data && data.state) {
-    conference = { ...conference, state: data.state };
+    conference = withoutFreedPins({ ...conference, state: data.state });
     renderAll();
   }
 });
@@ -636,6 +647,7 @@ window.addEventListener('langchange', () => {
   renderLegend();
   renderAll();
   renderPhoneCheck();
+  report.render();
 });
 
 // ---- Start ----------------------------------------------------------------------------

@@ -3,9 +3,9 @@
 The document is ``server/api/openapi.json``, written by hand. These tests keep it honest:
 every route of the app is in it and everything in it is a route of the app; every example
 fits its schema; and the answers of a real conference (REST, WHIP, the live channel and the
-report with its costs) and of a registered organiser (sign-up, session, API keys, phonebook,
-planning, messages, the monthly statement) fit the schemas, with no field the document does
-not name.
+report with its costs), of its add-ons (greeting, recording) and of a registered organiser
+(sign-up, session, API keys, phonebook, planning, messages, the monthly statement) fit the
+schemas, with no field the document does not name.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ import json
 import re
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -36,6 +37,7 @@ from server.realtime import SESSION_COOKIE
 from server.store import ChargeRecord
 
 from .conftest import InProcess
+from .support.audio import sine, write_wav
 
 METHODS = ("get", "put", "post", "delete", "options", "head", "patch", "trace")
 DOC_URI = "urn:telekonf:openapi"
@@ -533,6 +535,79 @@ async def test_wrong_pins_are_refused_then_limited(
         assert int(r.headers["Retry-After"]) == error["retry_after"] >= 1
 
 
+# -- add-ons -----------------------------------------------------------------------------------
+
+
+async def test_the_add_ons_answer_as_documented(
+    service: InProcess, contract: Contract, tmp_path: Path
+) -> None:
+    """The greeting: set, refused, removed; recording refused before the conference runs. (A
+    whole recording needs WebRTC participants: tests/integration/test_addons.py.)"""
+    conference = "/api/v1/conferences/{id}"
+    greeting = f"{conference}/greeting"
+    recording = f"{conference}/recording"
+    conf = await service.create_conference()
+    organizer = auth(conf["organizer_token"])
+
+    async def call(
+        method: str, template: str, status: int, *, headers: dict[str, str] = organizer,
+        **kwargs: Any,
+    ) -> Any:
+        path = template.format(id=conf["id"])
+        async with service.http.request(
+            method, service.url + path, headers=headers, **kwargs
+        ) as r:
+            return await contract.check(r, template, method.lower(), status)
+
+    # The file itself is the body, whatever its content type says.
+    media = contract.operation(greeting, "put")["requestBody"]["content"]
+    assert {"application/octet-stream", "audio/*"} <= set(media)
+    wav = write_wav(tmp_path / "greeting.wav", sine(440, 2.0)).read_bytes()
+    answer = await call("PUT", greeting, 200, data=wav,
+                        headers=organizer | {"Content-Type": "audio/wav"})
+    assert answer["greeting"]["seconds"] == pytest.approx(2.0, abs=0.3)
+    view = await call("GET", conference, 200)
+    assert (view["greeting"], view["recording"], view["recorded_seconds"]) == (True, False, 0)
+
+    # Refused: nothing is stored, the greeting set before stays.
+    error = await call("PUT", greeting, 400, data=b"this is not audio at all " * 40,
+                       headers=organizer | {"Content-Type": "application/octet-stream"})
+    assert error["error"] == "not_audio"
+    assert (await call("GET", conference, 200))["greeting"] is True
+
+    # Participants see whether the room is recorded, nothing else of the add-ons.
+    async with service.http.post(
+        f"{service.url}/api/v1/join", json={"pin": conf["pin"], "name": "Pia"}
+    ) as r:
+        joined = await contract.check(r, "/api/v1/join", "post", 200)
+    guest = auth(joined["participant_token"])
+    view = await call("GET", conference, 200, headers=guest)
+    assert view["recording"] is False and "greeting" not in view
+    assert "recorded_seconds" not in view
+    assert (await call("PUT", greeting, 403, data=wav, headers=guest))["error"] == "forbidden"
+    assert (await call("GET", recording, 403, headers=guest))["error"] == "forbidden"
+
+    # Removed; then there is none to remove.
+    await call("DELETE", greeting, 204)
+    assert (await call("DELETE", greeting, 404))["error"] == "not_found"
+    assert (await call("GET", conference, 200))["greeting"] is False
+
+    # Recording needs a running conference (no organiser has joined); nothing to download.
+    error = await call("POST", recording, 409, json={"recording": True})
+    assert error["error"] == "not_active"
+    error = await call("POST", recording, 409, json={"recording": False})
+    assert error["error"] == "not_recording"
+    error = await call("POST", recording, 400, json={"recording": "yes"})
+    assert error["field"] == "recording"
+    assert (await call("GET", recording, 404))["error"] == "not_found"
+    assert (await call("GET", conference, 200))["recording"] is False
+
+    # Over: no greeting any more.
+    await call("POST", f"{conference}/cancel", 200)
+    error = await call("PUT", greeting, 409, data=wav)
+    assert error["error"] == "conference_ended"
+
+
 # -- a registered organiser ------------------------------------------------------------------
 
 PASSWORD = "correct horse battery"
@@ -576,7 +651,7 @@ async def test_a_registered_organiser_answers_as_documented(
                 return await contract.check(r, template, method.lower(), status)
 
         # Signing up logs in: the session cookie, and the CSRF token in the answer.
-        request = {
+        request: dict[str, Any] = {
             "company": "Acme d.o.o.", "name": "Olga", "email": "olga@example.org",
             "password": PASSWORD, "language": "sl",
         }

@@ -613,3 +613,170 @@ const sl = {
 };
 
 addStrings({ en, de, sl });
+
+// ---- Add-ons: the organiser's own welcome announcement and the recording ----------------------
+// (the organiser page's "Add-ons" panel and REC badge; the join page's recording notice)
+
+const addonsEn = {
+  'addon.heading': 'Add-ons',
+  'addon.greeting': 'Own welcome announcement',
+  'addon.greetingLead':
+    'Callers hear your recording instead of the standard welcome. Any common audio format, 1 to 60 seconds, up to 10 MB.',
+  'addon.greetingFile': 'Audio file',
+  'addon.upload': 'Upload',
+  'addon.uploading': 'Uploading…',
+  'addon.uploadingFile': 'Uploading and checking {name}…',
+  'addon.greetingStandard': 'Now playing: the standard greeting',
+  'addon.greetingOwn': 'Now playing: own greeting',
+  'addon.greetingOwnSeconds': 'Now playing: own greeting ({seconds} s)',
+  'addon.greetingSaved': 'Your greeting is in place ({seconds} s).',
+  'addon.useStandard': 'Use the standard greeting',
+  'addon.removing': 'Switching…',
+  'addon.standardRestored': 'The standard greeting plays again.',
+  'addon.greetingCharge': 'An own greeting is charged once per conference as an add-on.',
+  'addon.error.empty': 'The file is empty.',
+  'addon.error.not_audio':
+    'This file is not audio that can be read. Choose a recording such as WAV, MP3, OGG, FLAC or M4A.',
+  'addon.error.too_short': 'The recording is too short: it must last at least 1 second.',
+  'addon.error.too_long': 'The recording is too long: at most 60 seconds.',
+  'addon.error.silent': 'The recording is silent. Check the microphone and record it again.',
+  'addon.error.too_large': 'The file is larger than 10 MB.',
+  'addon.error.conference_ended': 'The conference has ended: the greeting can no longer be changed.',
+  'addon.error.not_active': 'Recording can only start while the conference is running.',
+  'addon.error.already_recording': 'The conference is already being recorded.',
+  'addon.error.already_recorded':
+    'This conference already has its recording (one per conference).',
+  'addon.error.not_recording': 'The conference is not being recorded.',
+  'addon.error.other': 'That did not work: {message}',
+  'addon.recording': 'Recording',
+  'addon.recordingLead':
+    'Records everything said in the conference as one audio file (Ogg/Opus), once per conference.',
+  'addon.recordingNotice':
+    'Everyone in the conference hears a short spoken notice when the recording starts.',
+  'addon.recordingCharge': 'Recording is charged per minute recorded.',
+  'addon.startRecording': 'Start recording',
+  'addon.stopRecording': 'Stop recording',
+  'addon.starting': 'Starting…',
+  'addon.stopping': 'Stopping…',
+  'addon.recOnlyActive': 'Recording is possible while the conference is running.',
+  'addon.recordingNow': 'Recording: {time}',
+  'addon.recordingNowUnknown': 'Recording…',
+  'addon.recorded': 'Recorded: {time}',
+  'addon.recordingReady': 'The recording is ready to download.',
+  'addon.download': 'Download recording',
+  'addon.downloading': 'Downloading…',
+  'addon.recBadge': 'REC',
+  'addon.recBadgeTitle': 'This conference is being recorded',
+  'join.recording': 'This conference is being recorded',
+};
+
+const addonsDe = {
+  'addon.heading': 'Zusatzleistungen',
+  'addon.greeting': 'Eigene Begrüßungsansage',
+  'addon.greetingLead':
+    'Anrufer hören Ihre Aufnahme statt der Standardbegrüßung. Gängige Audioformate, 1 bis 60 Sekunden, höchstens 10 MB.',
+  'addon.greetingFile': 'Audiodatei',
+  'addon.upload': 'Hochladen',
+  'addon.uploading': 'Wird hochgeladen…',
+  'addon.uploadingFile': '{name} wird hochgeladen und geprüft…',
+  'addon.greetingStandard': 'Es läuft: die Standardbegrüßung',
+  'addon.greetingOwn': 'Es läuft: eigene Begrüßung',
+  'addon.greetingOwnSeconds': 'Es läuft: eigene Begrüßung ({seconds} s)',
+  'addon.greetingSaved': 'Ihre Begrüßung ist eingerichtet ({seconds} s).',
+  'addon.useStandard': 'Standardbegrüßung verwenden',
+  'addon.removing': 'Wird umgestellt…',
+  'addon.standardRestored': 'Es läuft wieder die Standardbegrüßung.',
+  'addon.greetingCharge':
+    'Eine eigene Begrüßung wird einmal pro Konferenz als Zusatzleistung berechnet.',
+  'addon.error.empty': 'Die Datei ist leer.',
+  'addon.error.not_audio':
+    'Diese Datei ist kein lesbares Audio. Wählen Sie eine Aufnahme, etwa WAV, MP3, OGG, FLAC oder M4A.',
+  'addon.error.too_short': 'Die Aufnahme ist zu kurz: Sie muss mindestens 1 Sekunde dauern.',
+  'addon.error.too_long': 'Die Aufnahme ist zu lang: höchstens 60 Sekunden.',
+  'addon.error.silent':
+    'Die Aufnahme ist stumm. Prüfen Sie das Mikrofon und nehmen Sie sie erneut auf.',
+  'addon.error.too_large': 'Die Datei ist größer als 10 MB.',
+  'addon.error.conference_ended':
+    'Die Konferenz ist beendet: Die Begrüßung kann nicht mehr geändert werden.',
+  'addon.error.not_active':
+    'Eine Aufzeichnung kann nur beginnen, während die Konferenz läuft.',
+  'addon.error.already_recording': 'Die Konferenz wird bereits aufgezeichnet.',
+  'addon.error.already_recorded':
+    'Diese Konferenz hat bereits ihre Aufzeichnung (eine pro Konferenz).',
+  'addon.error.not_recording': 'Die Konferenz wird nicht aufgezeichnet.',
+  'addon.error.other': 'Das hat nicht geklappt: {message}',
+  'addon.recording': 'Aufzeichnung',
+  'addon.recordingLead':
+    'Zeichnet alles in der Konferenz Gesagte als eine Audiodatei (Ogg/Opus) auf, einmal pro Konferenz.',
+  'addon.recordingNotice':
+    'Alle in der Konferenz hören eine kurze Ansage, wenn die Aufzeichnung beginnt.',
+  'addon.recordingCharge': 'Die Aufzeichnung wird pro aufgezeichneter Minute berechnet.',
+  'addon.startRecording': 'Aufzeichnung starten',
+  'addon.stopRecording': 'Aufzeichnung beenden',
+  'addon.starting': 'Wird gestartet…',
+  'addon.stopping': 'Wird beendet…',
+  'addon.recOnlyActive': 'Aufzeichnen ist möglich, während die Konferenz läuft.',
+  'addon.recordingNow': 'Aufzeichnung läuft: {time}',
+  'addon.recordingNowUnknown': 'Aufzeichnung läuft…',
+  'addon.recorded': 'Aufgezeichnet: {time}',
+  'addon.recordingReady': 'Die Aufzeichnung steht zum Herunterladen bereit.',
+  'addon.download': 'Aufzeichnung herunterladen',
+  'addon.downloading': 'Wird heruntergeladen…',
+  'addon.recBadge': 'REC',
+  'addon.recBadgeTitle': 'Diese Konferenz wird aufgezeichnet',
+  'join.recording': 'Diese Konferenz wird aufgezeichnet',
+};
+
+const addonsSl = {
+  'addon.heading': 'Dodatki',
+  'addon.greeting': 'Lastni pozdravni posnetek',
+  'addon.greetingLead':
+    'Klicatelji namesto standardnega pozdrava slišijo vaš posnetek. Običajni zvočni formati, od 1 do 60 sekund, največ 10 MB.',
+  'addon.greetingFile': 'Zvočna datoteka',
+  'addon.upload': 'Naloži',
+  'addon.uploading': 'Nalaganje …',
+  'addon.uploadingFile': 'Nalagam in preverjam {name} …',
+  'addon.greetingStandard': 'Predvaja se: standardni pozdrav',
+  'addon.greetingOwn': 'Predvaja se: lastni pozdrav',
+  'addon.greetingOwnSeconds': 'Predvaja se: lastni pozdrav ({seconds} s)',
+  'addon.greetingSaved': 'Vaš pozdrav je nastavljen ({seconds} s).',
+  'addon.useStandard': 'Uporabi standardni pozdrav',
+  'addon.removing': 'Preklapljam …',
+  'addon.standardRestored': 'Znova se predvaja standardni pozdrav.',
+  'addon.greetingCharge': 'Lastni pozdrav se kot dodatek zaračuna enkrat na konferenco.',
+  'addon.error.empty': 'Datoteka je prazna.',
+  'addon.error.not_audio':
+    'Ta datoteka ni berljiv zvočni posnetek. Izberite posnetek, npr. WAV, MP3, OGG, FLAC ali M4A.',
+  'addon.error.too_short': 'Posnetek je prekratek: trajati mora vsaj 1 sekundo.',
+  'addon.error.too_long': 'Posnetek je predolg: traja lahko največ 60 sekund.',
+  'addon.error.silent': 'Posnetek je tih. Preverite mikrofon in ga posnemite znova.',
+  'addon.error.too_large': 'Datoteka je večja od 10 MB.',
+  'addon.error.conference_ended': 'Konferenca je končana: pozdrava ni več mogoče spremeniti.',
+  'addon.error.not_active': 'Snemanje se lahko začne le, ko konferenca poteka.',
+  'addon.error.already_recording': 'Konferenca se že snema.',
+  'addon.error.already_recorded': 'Ta konferenca že ima svoj posnetek (en na konferenco).',
+  'addon.error.not_recording': 'Konferenca se ne snema.',
+  'addon.error.other': 'Ni uspelo: {message}',
+  'addon.recording': 'Snemanje',
+  'addon.recordingLead':
+    'Vse, kar je v konferenci izrečeno, posname v eno zvočno datoteko (Ogg/Opus), enkrat na konferenco.',
+  'addon.recordingNotice':
+    'Ko se snemanje začne, vsi v konferenci slišijo kratko govorjeno obvestilo.',
+  'addon.recordingCharge': 'Snemanje se zaračuna po posnetih minutah.',
+  'addon.startRecording': 'Začni snemanje',
+  'addon.stopRecording': 'Ustavi snemanje',
+  'addon.starting': 'Začenjam …',
+  'addon.stopping': 'Ustavljam …',
+  'addon.recOnlyActive': 'Snemati je mogoče, ko konferenca poteka.',
+  'addon.recordingNow': 'Snemanje poteka: {time}',
+  'addon.recordingNowUnknown': 'Snemanje poteka …',
+  'addon.recorded': 'Posneto: {time}',
+  'addon.recordingReady': 'Posnetek je pripravljen za prenos.',
+  'addon.download': 'Prenesi posnetek',
+  'addon.downloading': 'Prenašam …',
+  'addon.recBadge': 'REC',
+  'addon.recBadgeTitle': 'Ta konferenca se snema',
+  'join.recording': 'Ta konferenca se snema',
+};
+
+addStrings({ en: addonsEn, de: addonsDe, sl: addonsSl });

@@ -1,6 +1,7 @@
 // Join page: PIN login, WebRTC audio (non-trickle WHIP), live roster over Socket.IO.
 import { api, connectLive, displayName, h, icon, initPage, t, talkBars } from './common.js';
 import { adoptConferenceLang } from './i18n.js';
+import './i18n-planning.js'; // the recording notice
 
 initPage();
 
@@ -104,6 +105,10 @@ function renderCall() {
     badge.textContent = t(`conf.${conference.state}`);
   }
   $('call-status').textContent = statusText();
+  // Everyone is told while the conference is being recorded (snapshot, then live events).
+  const recording = conference?.recording === true && conference.state !== 'ended';
+  $('rec-indicator').hidden = !recording;
+  document.body.dataset.recording = String(recording);
 
   const muteButton = $('mute-button');
   muteButton.setAttribute('aria-pressed', String(selfMuted));

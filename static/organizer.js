@@ -17,6 +17,7 @@ import {
   talkBars,
 } from './common.js';
 import { adoptConferenceLang } from './i18n.js';
+import { createAddons } from './organizer-addons.js';
 import { createPhonebook } from './organizer-phonebook.js';
 import { createPlanning } from './organizer-planning.js';
 import { createReport } from './organizer-report.js';
@@ -141,6 +142,7 @@ function renderConference() {
   renderPhoneCheck();
   $('ended-banner').hidden = !isEnded();
   report.conferenceChanged(conference); // once ended: the report (and, a moment later, costs)
+  addons.conferenceChanged(conference); // own greeting, recording (REC badge in the header)
 }
 
 function createCard(id) {
@@ -315,6 +317,18 @@ function renderAll() {
 }
 
 const report = createReport({ base, token });
+
+const addons = createAddons({
+  base,
+  token,
+  conference: () => conference,
+  // The add-ons' own answers (greeting set, recording started or stopped) update the view.
+  update: (fields) => {
+    if (!conference) return;
+    conference = { ...conference, ...fields };
+    renderConference();
+  },
+});
 
 const planning = createPlanning({
   base,

@@ -13,7 +13,7 @@ from ..statements import month_bounds, statement, statement_csv
 from ..views import iso
 from . import validation as v
 from .auth import ACCOUNTS, CSRF_HEADER, SERVICE, SESSION_COOKIE, optional_caller, user
-from .errors import read_json
+from .errors import read_body, read_json
 
 routes = web.RouteTableDef()
 
@@ -186,11 +186,7 @@ async def export_contacts(request: web.Request) -> web.Response:
 @routes.post("/api/v1/contacts/import")
 async def import_contacts(request: web.Request) -> web.Response:
     me = await user(request)
-    if request.content_length is not None and request.content_length > MAX_CSV_BYTES:
-        raise ServiceError(413, "too_large", "the file is larger than 2 MB")
-    data = await request.content.read(MAX_CSV_BYTES + 1)
-    if len(data) > MAX_CSV_BYTES:
-        raise ServiceError(413, "too_large", "the file is larger than 2 MB")
+    data = await read_body(request, MAX_CSV_BYTES, "the file")
     imported = await _accounts(request).import_csv(me, data)
     return web.json_response({"imported": imported})
 

@@ -52,12 +52,28 @@ async def json_errors(request: web.Request, handler: Handler) -> web.StreamRespo
         return error_response(500, "internal_error", "something went wrong on our side")
 
 
-async def read_json(request: web.Request, limit: int = 256 * 1024) -> dict[str, Any]:
+async def read_body(request: web.Request, limit: int, what: str = "the request body") -> bytes:
+    """The whole body, refused with 413 beyond ``limit`` bytes without reading it all.
+
+    (``StreamReader.read(n)`` returns what has arrived so far, not ``n`` bytes: a body
+    sent in several pieces must be read until its end.)
+    """
     if request.content_length is not None and request.content_length > limit:
-        raise ServiceError(413, "too_large", "the request body is too large")
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
-        raise ServiceError(413, "too_large", "the request body is too large")
+        raise ServiceError(413, "too_large", f"{what} is larger than {limit} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(limit + 1 - size)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            raise ServiceError(413, "too_large", f"{what} is larger than {limit} bytes")
+
+
+async def read_json(request: web.Request, limit: int = 256 * 1024) -> dict[str, Any]:
+    raw = await read_body(request, limit)
     try:
         body = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -13,7 +13,7 @@ from ..service import ConferenceService, ServiceError
 from ..views import iso
 from . import validation as v
 from .auth import ACCOUNTS, SERVICE, conference_principal, optional_caller, token_principal, user
-from .errors import error_response, read_json
+from .errors import error_response, read_body, read_json
 
 PLANNER = web.AppKey("planner", ConferencePlanner)
 ADDONS = web.AppKey("addons", AddOns)
@@ -366,11 +366,7 @@ async def whip_offer(request: web.Request) -> web.Response:
     principal = await token_principal(request)
     if request.content_type != "application/sdp":
         raise ServiceError(415, "unsupported_media_type", "the offer must be application/sdp")
-    if request.content_length is not None and request.content_length > MAX_SDP_BYTES:
-        raise ServiceError(413, "too_large", "the SDP offer is too large")
-    raw = await request.content.read(MAX_SDP_BYTES + 1)
-    if len(raw) > MAX_SDP_BYTES:
-        raise ServiceError(413, "too_large", "the SDP offer is too large")
+    raw = await read_body(request, MAX_SDP_BYTES, "the SDP offer")
     try:
         offer = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -414,12 +410,7 @@ async def whip_options(request: web.Request) -> web.Response:
 async def put_greeting(request: web.Request) -> web.Response:
     """The organiser's own welcome announcement: any common audio format, up to 10 MB."""
     principal = await conference_principal(request)
-    limit = MAX_GREETING_BYTES
-    if request.content_length is not None and request.content_length > limit:
-        raise ServiceError(413, "too_large", "the file is larger than 10 MB")
-    data = await request.content.read(limit + 1)
-    if len(data) > limit:
-        raise ServiceError(413, "too_large", "the file is larger than 10 MB")
+    data = await read_body(request, MAX_GREETING_BYTES, "the file")
     answer = await request.app[ADDONS].set_greeting(principal, request.match_info["id"], data)
     return web.json_response(answer)
 

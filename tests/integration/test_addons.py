@@ -6,6 +6,7 @@ Uploads are checked before anything is stored: a broken one leaves no trace.
 from __future__ import annotations
 
 import io
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import av
@@ -144,3 +145,23 @@ async def test_a_recording_holds_the_room_and_only_the_organiser_gets_it(
         report = await response.json()
     items = [line["item"] for line in report["costs"]["lines"]]
     assert "addon:recording" in items
+
+
+async def test_a_large_greeting_sent_in_pieces_arrives_whole(
+    service: InProcess, tmp_path: Path
+) -> None:
+    """A 40 s WAV (3.8 MB) in chunked transfer: the server reads to the end, not one piece."""
+    conf = await service.create_conference()
+    data = wav_bytes(tmp_path, 440, 40.0)
+    assert len(data) > 3_000_000
+
+    async def pieces() -> AsyncIterator[bytes]:
+        for i in range(0, len(data), 64 * 1024):
+            yield data[i : i + 64 * 1024]
+
+    async with service.http.put(
+        f"{service.url}/api/v1/conferences/{conf['id']}/greeting", data=pieces(),
+        headers=service.auth(conf["organizer_token"]),
+    ) as response:
+        assert response.status == 200, await response.text()
+        assert (await response.json())["greeting"]["seconds"] == pytest.approx(40.0, abs=0.5)

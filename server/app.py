@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -97,6 +98,14 @@ async def _dev_sms(request: web.Request) -> web.Response:
     sms = request.app[SMS]
     if not isinstance(sms, DevSmsProvider):
         raise web.HTTPNotFound(reason="a real SMS provider is configured")
+    settings = request.app[SETTINGS]
+    host = urlsplit(settings.base_url).hostname or ""
+    if settings.sms_url != "dev" and host not in ("localhost", "::1") and not host.startswith(
+        "127."
+    ):
+        # A deployment (public URL) behind a local reverse proxy would look local here:
+        # its messages (PINs, say) are shown only when the sink is asked for by name.
+        raise web.HTTPNotFound(reason="set TELEKONF_SMS_URL=dev to see the development sink")
     answer = []
     for m in reversed(sms.sent):
         parts = count_segments(m.text)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
+
+import aiohttp
 
 from ..conftest import InProcess
 from ..support.audio import tone_level
@@ -145,3 +148,25 @@ async def test_bad_input_is_refused_while_others_keep_talking(service: InProcess
     finally:
         await organizer.close()
         await guest.close()
+
+
+async def test_the_development_sms_sink_is_not_shown_by_a_deployment(
+    aiohttp_server: Any, tmp_path: Path
+) -> None:
+    """Behind a reverse proxy every request looks local; a public URL hides the sink."""
+    from server.app import create_app
+    from server.config import Settings
+
+    for public_url, sms_url, status in [
+        ("https://conf.example.org", "", 404),
+        ("https://conf.example.org", "dev", 200),
+        ("", "", 200),
+    ]:
+        settings = Settings(data_dir=tmp_path / f"d{status}{sms_url}", sip_port=0,
+                            public_url=public_url, sms_url=sms_url)
+        server = await aiohttp_server(create_app(settings))
+        async with aiohttp.ClientSession() as http, http.get(
+            server.make_url("/api/v1/dev/sms")
+        ) as response:
+            assert response.status == status, (public_url, sms_url)
+        await server.close()

@@ -27,6 +27,7 @@ from .media import messages as m
 from .media.prompts import decode_file
 from .media.upload import UploadError, process_greeting
 from .service import ConferenceService, Principal
+from .views import conference_notice
 
 logger = logging.getLogger(__name__)
 
@@ -63,7 +64,7 @@ class AddOns:
         async with live.lock:
             live.conference.greeting_file = name
             await self.service.store.save_conference(live.conference)
-        await self.service.media(m.SetGreeting(conference_id, greeting.samples))
+        await self.service.ask_media(m.SetGreeting(conference_id, greeting.samples))
         logger.info("conference %s has its own greeting (%.1f s, from %s)", conference_id,
                     greeting.seconds, greeting.source_format)
         return {"greeting": {"seconds": round(greeting.seconds, 2)}}
@@ -84,7 +85,7 @@ class AddOns:
                 raise ServiceError(404, "not_found", "the conference has no greeting of its own")
             live.conference.greeting_file = None
             await self.service.store.save_conference(live.conference)
-        await self.service.media(m.SetGreeting(conference_id, None))
+        await self.service.ask_media(m.SetGreeting(conference_id, None))
         (self.greetings / name).unlink(missing_ok=True)
 
     async def restore_greetings(self) -> None:
@@ -102,7 +103,7 @@ class AddOns:
             logger.exception("the greeting of %s cannot be read; the standard one plays",
                              conference.id)
             return
-        await self.service.media(m.SetGreeting(conference.id, samples))
+        await self.service.ask_media(m.SetGreeting(conference.id, samples))
 
     # -- recording ---------------------------------------------------------------------
 
@@ -125,8 +126,8 @@ class AddOns:
             path = self.recording_path(conference_id)
             await asyncio.to_thread(path.parent.mkdir, parents=True, exist_ok=True)
             # Everyone is told first; the recording starts as the notice starts.
-            await self.service.media(m.PlayPrompts(conference_id, ("recording_started",)))
-            reply = await self.service.media(m.StartRecording(conference_id, str(path)))
+            await self.service.ask_media(m.PlayPrompts(conference_id, ("recording_started",)))
+            reply = await self.service.ask_media(m.StartRecording(conference_id, str(path)))
             if isinstance(reply, m.Refused):
                 raise ServiceError(409, reply.reason, reply.message)
             self._recording.add(conference_id)
@@ -143,7 +144,7 @@ class AddOns:
         self._recording.discard(conference_id)
         live = await self.service.loaded(conference_id)
         live.conference.recording = False
-        reply = await self.service.media(m.StopRecording(conference_id))
+        reply = await self.service.ask_media(m.StopRecording(conference_id))
         if not isinstance(reply, m.RecordingStopped):
             logger.warning("recording of %s did not stop cleanly: %r", conference_id, reply)
             return
@@ -152,10 +153,9 @@ class AddOns:
         await self.service.store.save_conference(live.conference)
 
     def _announce(self, conf: d.Conference) -> None:
-        self.service.publish("conference", conf.id, {
-            "id": conf.id, "state": conf.state.value, "locked": conf.locked,
-            "recording": conf.recording,
-        })
+        self.service.publish("conference", conf.id, conference_notice(
+            conf, recording=conf.recording
+        ))
 
     async def _conference_closing(self, conference_id: str) -> None:
         """The conference ends: the recording stops before the farewell."""

@@ -12,3 +12,8 @@ class ServiceError(Exception):
         self.code = code
         self.message = message
         self.extra = extra
+
+
+def too_many(retry_after: float, code: str, message: str) -> ServiceError:
+    """429 with the whole seconds until the client may try again (``Retry-After``)."""
+    return ServiceError(429, code, message, retry_after=int(retry_after + 0.999))

@@ -12,11 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from . import conference as d
-from .errors import ServiceError
+from .errors import ServiceError, too_many
 from .notify.invitations import build_cancellations, build_invitations, build_organizer_link
 from .notify.notices import build_notice
 from .notify.outbox import Outbox
@@ -24,7 +23,7 @@ from .pins import new_id
 from .service import ConferenceService, Principal
 from .store import OutboxEntry, OutboxItem
 from .throttle import PinThrottle
-from .views import notification_view, participant_view
+from .views import conference_notice, iso, notification_view, participant_view
 
 logger = logging.getLogger(__name__)
 
@@ -54,10 +53,11 @@ class ConferencePlanner:
         if entry.conference_id is not None:
             self.service.publish("notification", entry.conference_id, notification_view(entry))
 
-    async def _enqueue(self, items: list[OutboxItem]) -> list[int]:
+    async def _enqueue(self, items: list[OutboxItem]) -> list[dict[str, Any]]:
+        """Store the messages; their notification views, as stored."""
         if self.outbox is None:
             raise ServiceError(503, "no_outbox", "messages cannot be sent by this server")
-        return await self.outbox.enqueue(items)
+        return [notification_view(e) for e in await self.outbox.enqueue_entries(items)]
 
     # -- the list ----------------------------------------------------------------------
 
@@ -113,10 +113,8 @@ class ConferencePlanner:
             done = await self._invited(conference_id)
             chosen = [p.id for p in candidates if p.id not in done]
         else:
+            _require_known(conf, participant_ids)
             by_id = {p.id: p for p in candidates}
-            missing = [pid for pid in participant_ids if pid not in conf.participants]
-            if missing:
-                raise ServiceError(404, "not_found", f"no such participant: {missing[0]}")
             chosen = [pid for pid in participant_ids if pid in by_id]
         if not chosen:
             return []
@@ -126,8 +124,7 @@ class ConferencePlanner:
             numbers=self.service.access_numbers, base_url=self.service.settings.base_url,
             now=self.service.now(), recipients=chosen, include_organizer=False,
         )
-        ids = await self._enqueue(items)
-        return [await self._entry_view(i) for i in ids]
+        return await self._enqueue(items)
 
     async def _invited(self, conference_id: str) -> set[str]:
         """The participants who were sent an invitation (whatever became of it)."""
@@ -136,11 +133,6 @@ class ConferencePlanner:
             for e in await self.service.store.outbox_for_conference(conference_id)
             if e.kind == "invitation" and e.participant_id is not None
         }
-
-    async def _entry_view(self, entry_id: int) -> dict[str, Any]:
-        entry = await self.service.store.outbox_entry(entry_id)
-        assert entry is not None
-        return notification_view(entry)
 
     # -- notices ---------------------------------------------------------------------------
 
@@ -163,9 +155,7 @@ class ConferencePlanner:
         conf = live.conference
         people = [p for p in conf.participants.values() if p.role is not d.Role.ORGANIZER]
         if participant_ids is not None:
-            missing = [pid for pid in participant_ids if pid not in conf.participants]
-            if missing:
-                raise ServiceError(404, "not_found", f"no such participant: {missing[0]}")
+            _require_known(conf, participant_ids)
             wanted = set(participant_ids)
             people = [p for p in conf.participants.values() if p.id in wanted]
         items: list[OutboxItem] = []
@@ -185,8 +175,7 @@ class ConferencePlanner:
                     conf, person, message=message, channel=channel,
                     sender_name=conf.organizer.name,
                 ))
-        ids = await self._enqueue(items) if items else []
-        return [*[await self._entry_view(i) for i in ids], *skipped]
+        return [*(await self._enqueue(items) if items else []), *skipped]
 
     # -- changes and cancellation ---------------------------------------------------------------
 
@@ -221,11 +210,10 @@ class ConferencePlanner:
                 conf.ics_sequence += 1
                 await self.service.store.save_conference(conf)
                 await self._enqueue(await self._invitations_to_all(live, update=True))
-                self.service.publish("conference", conf.id, {
-                    "id": conf.id, "state": conf.state.value, "locked": conf.locked,
-                    "title": conf.title, "starts_at": _iso(conf.starts_at),
-                    "duration_minutes": conf.duration_minutes, "time_zone": conf.time_zone,
-                })
+                self.service.publish("conference", conf.id, conference_notice(
+                    conf, title=conf.title, starts_at=iso(conf.starts_at),
+                    duration_minutes=conf.duration_minutes, time_zone=conf.time_zone,
+                ))
         return await self.service.view(principal, conference_id)
 
     async def _invitations_to_all(self, live: Any, *, update: bool) -> list[OutboxItem]:
@@ -275,15 +263,13 @@ class ConferencePlanner:
         goes to the organiser's own address.
         """
         now = self.service.monotonic()
-        for key in (f"link:{email.casefold()}", client):
-            verdict = self.link_throttle.check(key, now)
-            if not verdict.allowed:
-                raise ServiceError(
-                    429, "too_many_requests", "too many requests; try again later",
-                    retry_after=int(verdict.retry_after + 0.999),
-                )
-        for key in (f"link:{email.casefold()}", client):
-            self.link_throttle.failed(key, now)
+        keys = (f"link:{email.casefold()}", client)
+        verdict = self.link_throttle.check_all(keys, now)
+        if not verdict.allowed:
+            raise too_many(
+                verdict.retry_after, "too_many_requests", "too many requests; try again later"
+            )
+        self.link_throttle.failed_all(keys, now)
         ids = await self.service.store.open_conferences_of_organizer(email)
         items = []
         for conference_id in ids[:20]:
@@ -298,5 +284,8 @@ class ConferencePlanner:
         logger.info("organiser links asked for: %d conference(s)", len(items))
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat().replace("+00:00", "Z") if value else None
+
+def _require_known(conf: d.Conference, participant_ids: Sequence[str]) -> None:
+    missing = [pid for pid in participant_ids if pid not in conf.participants]
+    if missing:
+        raise ServiceError(404, "not_found", f"no such participant: {missing[0]}")

@@ -13,12 +13,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from . import conference as d
 from .addons import addons_used
-from .billing import Bill, ChargeError, Leg, Tariffs, bill_conference
+from .billing import Bill, ChargeError, Leg, Tariffs, bill_conference, total_for
 from .notify.outbox import Outbox
 from .notify.report_mail import build_report_mail
 from .store import ChargeRecord, RosterEvent, Store
@@ -52,9 +51,6 @@ def costs_view(charges: list[ChargeRecord]) -> dict[str, Any] | None:
     if not charges:
         return None
 
-    def total(payer: str) -> str:
-        return str(sum((c.amount for c in charges if c.payer == payer), Decimal("0.00")))
-
     return {
         "currency": charges[0].currency,
         "lines": [
@@ -65,8 +61,8 @@ def costs_view(charges: list[ChargeRecord]) -> dict[str, Any] | None:
             }
             for c in charges
         ],
-        "total_organizer": total("organizer"),
-        "total_caller": total("caller"),
+        "total_organizer": str(total_for(charges, "organizer")),
+        "total_caller": str(total_for(charges, "caller")),
     }
 
 
@@ -90,9 +86,12 @@ class Reporter:
         self._page_url = page_url
         self._account_of = account_of
 
-    async def report(self, conference: d.Conference) -> dict[str, Any]:
+    async def report(
+        self, conference: d.Conference, roster: list[RosterEvent] | None = None
+    ) -> dict[str, Any]:
         """The report as the API shows it: roster, sessions and (once frozen) the costs."""
-        roster = await self.store.roster(conference.id)
+        if roster is None:
+            roster = await self.store.roster(conference.id)
         view = report_view(conference, roster)
         for participant in view["participants"]:
             p = conference.participants.get(participant["id"])
@@ -114,8 +113,9 @@ class Reporter:
         try:
             live = await self._load(conference_id)
             conf: d.Conference = live.conference
-            await self._freeze_charges(conf)
-            report = await self.report(conf)
+            roster = await self.store.roster(conf.id)
+            await self._freeze_charges(conf, roster)
+            report = await self.report(conf, roster)
             if self.outbox is not None and conf.organizer.email:
                 await self.outbox.enqueue([build_report_mail(
                     report, language=conf.language, time_zone=conf.time_zone,
@@ -127,8 +127,7 @@ class Reporter:
             # Left unmarked: the next start tries again (catch_up).
             logger.exception("the report of conference %s failed", conference_id)
 
-    async def _freeze_charges(self, conf: d.Conference) -> None:
-        roster = await self.store.roster(conf.id)
+    async def _freeze_charges(self, conf: d.Conference, roster: list[RosterEvent]) -> None:
         try:
             bill = self.bill(conf, roster)
         except ChargeError:

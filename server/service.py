@@ -20,7 +20,7 @@ from . import conference as d
 from .access import parse_access_numbers
 from .config import Settings
 from .dialout import DialOutRefused, check_destination
-from .errors import ServiceError
+from .errors import ServiceError, too_many
 from .media import messages as m
 from .notify.invitations import build_invitations
 from .notify.outbox import Outbox
@@ -34,7 +34,13 @@ from .pins import (
 )
 from .store import PinTaken, RosterEvent, Store, TokenRecord
 from .throttle import PinThrottle
-from .views import conference_view, notification_view, participant_view, report_view
+from .views import (
+    conference_notice,
+    conference_view,
+    notification_view,
+    participant_view,
+    report_view,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -85,9 +91,7 @@ class _Live:
     call_everyone: bool = False
     #: the company account of a registered organiser's conference (dial-out caps)
     account_id: str | None = None
-    #: the finished hooks ran (report, charges)
-    finished: bool = False
-    #: set once the conference has ended and everyone has left
+    #: set once the conference has ended and everyone has left (the finished hooks ran)
     emptied: asyncio.Event = field(default_factory=asyncio.Event)
 
 
@@ -197,8 +201,11 @@ class ConferenceService:
         owner = await self.store.user(conf.owner_user_id)
         return owner.account_id if owner is not None else None
 
-    async def media(self, command: m.MediaCommand) -> m.MediaReply:
-        """A command to the media side; failures come back as ``Refused``."""
+    async def ask_media(self, command: m.MediaCommand) -> m.MediaReply:
+        """A command to the media side; failures come back as ``Refused``.
+
+        (``self.media`` is the raw request callable given at construction.)
+        """
         return await self._media(command)
 
     async def _media(self, command: m.MediaCommand) -> m.MediaReply:
@@ -384,18 +391,15 @@ class ConferenceService:
         hanging up and calling again, nor by spoofing another caller ID.
         """
         now = self.monotonic()
-        for client in clients:
-            verdict = self.throttle.check(client, now)
-            if not verdict.allowed:
-                raise ServiceError(
-                    429, "too_many_attempts",
-                    "too many wrong PINs; try again later",
-                    retry_after=int(verdict.retry_after + 0.999),
-                )
+        verdict = self.throttle.check_all(clients, now)
+        if not verdict.allowed:
+            raise too_many(
+                verdict.retry_after, "too_many_attempts", "too many wrong PINs; try again later"
+            )
         found = await self.store.find_pin(pin) if pin.isdigit() else None
         live = await self._load(found[0]) if found else None
         if found is None or live is None or live.conference.state is d.ConferenceState.ENDED:
-            delay = max(self.throttle.failed(client, now).delay for client in clients)
+            delay = self.throttle.failed_all(clients, now)
             if delay:
                 await asyncio.sleep(delay)
             raise ServiceError(403, "wrong_pin", "this PIN does not open any conference")
@@ -842,9 +846,8 @@ class ConferenceService:
     async def _finished(self, live: _Live) -> None:
         """Ended and everyone gone: the report and the charges can be made now."""
         conf = live.conference
-        if conf.state is not d.ConferenceState.ENDED or conf.present or live.finished:
+        if conf.state is not d.ConferenceState.ENDED or conf.present or live.emptied.is_set():
             return
-        live.finished = True
         live.emptied.set()
         for hook in self.finished_hooks:
             self._spawn(hook(conf.id))
@@ -874,15 +877,9 @@ class ConferenceService:
     def _publish_event(self, live: _Live, event: d.Event) -> None:
         conf = live.conference
         if isinstance(event, d.LockChanged):
-            self._publish(
-                "conference", conf.id,
-                {"id": conf.id, "state": conf.state.value, "locked": conf.locked},
-            )
+            self._publish("conference", conf.id, conference_notice(conf))
         elif isinstance(event, d.StateChanged):
-            self._publish(
-                "conference", conf.id,
-                {"id": conf.id, "state": conf.state.value, "locked": conf.locked},
-            )
+            self._publish("conference", conf.id, conference_notice(conf))
             # Everyone's displayed state depends on the conference's (waiting -> connected).
             for p in conf.participants.values():
                 self._publish("participant", conf.id, participant_view(p, conf))

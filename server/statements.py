@@ -10,9 +10,9 @@ import csv
 import io
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
 
+from .billing import total_for
 from .store import ChargeRecord
 
 
@@ -39,7 +39,6 @@ def statement(
     by_conference: dict[str, list[ChargeRecord]] = {}
     for charge in charges:
         by_conference.setdefault(charge.conference_id, []).append(charge)
-    zero = Decimal("0.00")
     entries = []
     for conference_id, lines in by_conference.items():
         info = conferences.get(conference_id, {})
@@ -57,18 +56,16 @@ def statement(
                 }
                 for c in lines
             ],
-            "total_organizer": str(sum((c.amount for c in lines if c.payer == "organizer"), zero)),
-            "total_caller": str(sum((c.amount for c in lines if c.payer == "caller"), zero)),
+            "total_organizer": str(total_for(lines, "organizer")),
+            "total_caller": str(total_for(lines, "caller")),
         })
     return {
         "account": dict(account),
         "month": month,
         "currency": charges[0].currency if charges else None,
         "conferences": entries,
-        "total_organizer": str(
-            sum((c.amount for c in charges if c.payer == "organizer"), zero)
-        ),
-        "total_caller": str(sum((c.amount for c in charges if c.payer == "caller"), zero)),
+        "total_organizer": str(total_for(charges, "organizer")),
+        "total_caller": str(total_for(charges, "caller")),
     }
 
 

@@ -8,6 +8,7 @@ between guesses at others.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 
@@ -67,3 +68,15 @@ class PinThrottle:
         excess = len(times) - self.free_failures
         delay = min(self.base_delay * 2 ** (excess - 1), self.max_delay) if excess > 0 else 0.0
         return Verdict(True, delay=delay)
+
+    def check_all(self, keys: Iterable[str], now: float) -> Verdict:
+        """The first refusal among a client's keys (address, login name, …), or allowed."""
+        for key in keys:
+            verdict = self.check(key, now)
+            if not verdict.allowed:
+                return verdict
+        return Verdict(True)
+
+    def failed_all(self, keys: Iterable[str], now: float) -> float:
+        """Record a failure against every key; the longest hold any of them asks for."""
+        return max((self.failed(key, now).delay for key in keys), default=0.0)

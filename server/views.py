@@ -136,6 +136,11 @@ def report_view(conference: Conference, roster: list[RosterEvent]) -> dict[str, 
     }
 
 
+def conference_notice(c: Conference, **extra: Any) -> dict[str, Any]:
+    """The live ``conference`` notice: the state everyone's page follows, and what changed."""
+    return {"id": c.id, "state": c.state.value, "locked": c.locked, **extra}
+
+
 def notification_view(e: OutboxEntry) -> dict[str, Any]:
     """A message to one recipient on one channel, and how its delivery went."""
     return {

@@ -17,7 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from .. import phonebook
-from ..errors import ServiceError
+from ..errors import ServiceError, too_many
 from ..notify.account_mail import organizer_welcome_mail, password_reset_mail
 from ..notify.outbox import Outbox
 from ..pins import new_id, token_hash
@@ -145,14 +145,11 @@ class AccountService:
     async def log_in(self, login: str, password: str, client: str) -> LoggedIn:
         login = login.strip()
         keys = [f"login:{login.casefold()}", client]
-        now = self.monotonic()
-        for key in keys:
-            verdict = self.throttle.check(key, now)
-            if not verdict.allowed:
-                raise ServiceError(
-                    429, "too_many_attempts", "too many failed log-ins; try again later",
-                    retry_after=int(verdict.retry_after + 0.999),
-                )
+        verdict = self.throttle.check_all(keys, self.monotonic())
+        if not verdict.allowed:
+            raise too_many(
+                verdict.retry_after, "too_many_attempts", "too many failed log-ins; try again later"
+            )
         digits = login.replace(" ", "")
         user = (
             await self.store.user_by_number(digits) if digits.isdigit()
@@ -160,8 +157,7 @@ class AccountService:
         )
         ok = await self.passwords.verify(user.password_hash if user else None, password)
         if not ok or user is None:
-            for key in keys:
-                self.throttle.failed(key, self.monotonic())
+            self.throttle.failed_all(keys, self.monotonic())
             raise ServiceError(401, "bad_credentials", "wrong user number, e-mail or password")
         if self.passwords.needs_rehash(user.password_hash):
             await self.store.set_password(
@@ -214,15 +210,12 @@ class AccountService:
         """
         now = self.monotonic()
         keys = (f"reset:{email.casefold()}", client)
-        for key in keys:
-            verdict = self.reset_throttle.check(key, now)
-            if not verdict.allowed:
-                raise ServiceError(
-                    429, "too_many_requests", "too many requests; try again later",
-                    retry_after=int(verdict.retry_after + 0.999),
-                )
-        for key in keys:
-            self.reset_throttle.failed(key, now)
+        verdict = self.reset_throttle.check_all(keys, now)
+        if not verdict.allowed:
+            raise too_many(
+                verdict.retry_after, "too_many_requests", "too many requests; try again later"
+            )
+        self.reset_throttle.failed_all(keys, now)
         user = await self.store.user_by_email(email)
         if user is None:
             logger.info("password reset asked for an unknown address")
@@ -349,7 +342,7 @@ class AccountService:
             ) from None
 
     async def _room_for(self, user: UserRecord, count: int) -> None:
-        have = len(await self.store.contacts(user.id))
+        have = await self.store.count_contacts(user.id)
         if have + count > MAX_CONTACTS:
             raise ServiceError(409, "too_many_contacts", f"at most {MAX_CONTACTS} contacts")
 

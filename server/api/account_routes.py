@@ -12,7 +12,7 @@ from ..errors import ServiceError
 from ..statements import month_bounds, statement, statement_csv
 from ..views import iso
 from . import validation as v
-from .auth import ACCOUNTS, CSRF_HEADER, SERVICE, SESSION_COOKIE, optional_caller, user
+from .auth import ACCOUNTS, CSRF_HEADER, SERVICE, SESSION_COOKIE, client_key, optional_caller, user
 from .errors import read_body, read_json
 
 routes = web.RouteTableDef()
@@ -22,10 +22,6 @@ MAX_CSV_BYTES = 2 * 1024 * 1024
 
 def _accounts(request: web.Request) -> AccountService:
     return request.app[ACCOUNTS]
-
-
-def _client_key(request: web.Request) -> str:
-    return f"ip:{request.remote or 'unknown'}"
 
 
 async def _json_only(request: web.Request, limit: int = 16 * 1024) -> dict[str, Any]:
@@ -70,7 +66,7 @@ async def log_in(request: web.Request) -> web.Response:
     body = await _json_only(request)
     login = v.text(body, "login", max_length=254) or ""
     logged_in = await _accounts(request).log_in(
-        login, v.password(body, "password"), _client_key(request)
+        login, v.password(body, "password"), client_key(request)
     )
     response = web.json_response(_session_body(logged_in))
     return _with_session(request, response, logged_in.session_token)
@@ -105,7 +101,7 @@ async def log_out(request: web.Request) -> web.Response:
 async def ask_password_reset(request: web.Request) -> web.Response:
     body = await _json_only(request)
     email = v.email(body, "email", required=True) or ""
-    await _accounts(request).request_password_reset(email, _client_key(request))
+    await _accounts(request).request_password_reset(email, client_key(request))
     # The same answer whether or not the address has an account.
     return web.json_response({"sent": True}, status=202)
 

@@ -39,6 +39,11 @@ class Caller:
     session: SessionRecord | None = None
 
 
+def client_key(request: web.Request) -> str:
+    """Whom wrong PINs and passwords are counted against: the client's address."""
+    return f"ip:{request.remote or 'unknown'}"
+
+
 def bearer(request: web.Request) -> str | None:
     header = request.headers.get("Authorization")
     if header is None:

@@ -12,7 +12,15 @@ from ..planning import CHANNELS, MAX_MESSAGE, ConferencePlanner, Invitee
 from ..service import ConferenceService, ServiceError
 from ..views import iso
 from . import validation as v
-from .auth import ACCOUNTS, SERVICE, conference_principal, optional_caller, token_principal, user
+from .auth import (
+    ACCOUNTS,
+    SERVICE,
+    client_key,
+    conference_principal,
+    optional_caller,
+    token_principal,
+    user,
+)
 from .errors import error_response, read_body, read_json
 
 PLANNER = web.AppKey("planner", ConferencePlanner)
@@ -31,10 +39,6 @@ def _service(request: web.Request) -> ConferenceService:
 
 def _planner(request: web.Request) -> ConferencePlanner:
     return request.app[PLANNER]
-
-
-def _client_key(request: web.Request) -> str:
-    return f"ip:{request.remote or 'unknown'}"
 
 
 @routes.get("/healthz")
@@ -207,7 +211,7 @@ async def resend_organizer_link(request: web.Request) -> web.Response:
     """Lost the organiser link? It is mailed again, only ever to the organiser's address."""
     body = await read_json(request, limit=4096)
     email = v.email(body, "email", required=True) or ""
-    await _planner(request).resend_organizer_links(email, _client_key(request))
+    await _planner(request).resend_organizer_links(email, client_key(request))
     return web.json_response({"sent": True}, status=202)
 
 
@@ -331,7 +335,7 @@ async def join(request: web.Request) -> web.Response:
         raise v.invalid("pin", "must be a string of digits")
     name = v.text(body, "name", max_length=100) or ""
     answer: dict[str, Any] = await service.join(
-        "".join(pin.split()), name, _client_key(request)
+        "".join(pin.split()), name, client_key(request)
     )
     answer["ice_servers"] = ice_servers(service)
     return web.json_response(answer)

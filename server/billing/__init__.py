@@ -21,6 +21,7 @@ from .charges import (
     per_minute_amount,
     round_money,
     to_minor_units,
+    total_for,
 )
 from .tariffs import (
     ADDON_UNITS,
@@ -54,4 +55,5 @@ __all__ = [
     "per_minute_amount",
     "round_money",
     "to_minor_units",
+    "total_for",
 ]

@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from fractions import Fraction
-from typing import Literal, get_args
+from typing import Literal, Protocol, get_args
 
 import phonenumbers
 from phonenumbers import PhoneNumberType
@@ -323,13 +323,24 @@ def bill_conference(
     lines += charge_addons(addons or {}, tariffs)
     return Bill(
         lines=tuple(lines),
-        total_organizer=_total(lines, "organizer"),
-        total_caller=_total(lines, "caller"),
+        total_organizer=total_for(lines, "organizer"),
+        total_caller=total_for(lines, "caller"),
         currency=tariffs.currency,
     )
 
 
-def _total(lines: Iterable[Line], payer: Payer) -> Decimal:
+class Charged(Protocol):
+    """Anything with an amount and a payer: a bill's line, or one stored from it."""
+
+    @property
+    def amount(self) -> Decimal: ...
+
+    @property
+    def payer(self) -> str: ...
+
+
+def total_for(lines: Iterable[Charged], payer: str) -> Decimal:
+    """What ``payer`` pays of these lines: their plain sum (each line is rounded already)."""
     return sum((line.amount for line in lines if line.payer == payer), Decimal("0.00"))
 
 

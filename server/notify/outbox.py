@@ -147,27 +147,34 @@ class Outbox:
         """The channels that can send now; messages on others wait in the queue."""
         return (*(("email",) if self.transport else ()), *(("sms",) if self.sms else ()))
 
-    async def _changed(self, entry_id: int) -> None:
-        if not self._listeners:
-            return
-        entry = await self.store.outbox_entry(entry_id)
-        if entry is None:
-            return
+    def _tell(self, entry: OutboxEntry) -> None:
         for listener in self._listeners:
             try:
                 listener(entry)
             except Exception:
                 logger.exception("outbox listener failed")
 
+    async def _changed(self, entry_id: int) -> None:
+        if self._listeners and (entry := await self.store.outbox_entry(entry_id)) is not None:
+            self._tell(entry)
+
     async def enqueue(self, items: list[OutboxItem]) -> list[int]:
-        """Store the messages (committed) and wake the sender."""
+        """Store the messages (committed) and wake the sender; their ids."""
+        return [entry.id for entry in await self.enqueue_entries(items)]
+
+    async def enqueue_entries(self, items: list[OutboxItem]) -> list[OutboxEntry]:
+        """Store the messages (committed), tell the listeners, wake the sender.
+
+        A message whose ``dedup_key`` was stored before is left out of the answer.
+        """
         if not items:
             return []
         ids = await self.store.add_outbox(items, self.now())
-        for entry_id in ids:
-            await self._changed(entry_id)
+        entries = [e for i in ids if (e := await self.store.outbox_entry(i)) is not None]
+        for entry in entries:
+            self._tell(entry)
         self._wake.set()
-        return ids
+        return entries
 
     async def deliver_due(self) -> int:
         """Send every message that is due now; returns how many were sent."""

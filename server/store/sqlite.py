@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Collection
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from . import (
     TokenRecord,
 )
 from .sqlite_accounts import SqliteAccounts
+from .sqltime import parse_time, utc_text
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS conferences (
@@ -270,15 +271,6 @@ def _time(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def _utc(value: datetime) -> str:
-    """Outbox times: always UTC in one format, so SQL compares them as text."""
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _parse_time(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
 class SqliteStore(SqliteAccounts):
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -426,7 +418,7 @@ class SqliteStore(SqliteAccounts):
         return [
             RosterEvent(
                 r["conference_id"], r["participant_id"], r["kind"],
-                _parse_time(r["at"]) or datetime.min, r["mode"], r["detail"],
+                parse_time(r["at"]) or datetime.min, r["mode"], r["detail"],
             )
             for r in rows
         ]
@@ -456,11 +448,11 @@ class SqliteStore(SqliteAccounts):
                 row["organizer_name"], row["organizer_email"], row["organizer_phone"]
             ),
             language=row["language"],
-            created_at=_parse_time(row["created_at"]) or datetime.min,
-            starts_at=_parse_time(row["starts_at"]),
+            created_at=parse_time(row["created_at"]) or datetime.min,
+            starts_at=parse_time(row["starts_at"]),
             state=ConferenceState(row["state"]),
-            started_at=_parse_time(row["started_at"]),
-            ended_at=_parse_time(row["ended_at"]),
+            started_at=parse_time(row["started_at"]),
+            ended_at=parse_time(row["ended_at"]),
             locked=bool(row["locked"]),
             owner_user_id=row["owner_user_id"],
             duration_minutes=row["duration_minutes"],
@@ -483,8 +475,8 @@ class SqliteStore(SqliteAccounts):
                     mode=Mode(p["mode"]) if p["mode"] else None,
                     email=p["email"],
                     phone=p["phone"],
-                    joined_at=_parse_time(p["joined_at"]),
-                    left_at=_parse_time(p["left_at"]),
+                    joined_at=parse_time(p["joined_at"]),
+                    left_at=parse_time(p["left_at"]),
                     left_reason=p["left_reason"],
                     muted=bool(p["muted"]),
                     failure=p["failure"],
@@ -511,7 +503,7 @@ class SqliteStore(SqliteAccounts):
 
     async def mark_reported(self, conference_id: str, now: datetime) -> None:
         await self.db.execute(
-            "UPDATE conferences SET reported_at=? WHERE id=?", (_utc(now), conference_id)
+            "UPDATE conferences SET reported_at=? WHERE id=?", (utc_text(now), conference_id)
         )
         await self.db.commit()
 
@@ -528,7 +520,7 @@ class SqliteStore(SqliteAccounts):
             " VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
             [
                 (c.conference_id, c.account_id, c.participant_id, c.payer, c.item, c.quantity,
-                 c.unit, str(c.unit_price), str(c.amount), c.currency, c.detail, _utc(c.at))
+                 c.unit, str(c.unit_price), str(c.amount), c.currency, c.detail, utc_text(c.at))
                 for c in charges
             ],
         )
@@ -542,7 +534,7 @@ class SqliteStore(SqliteAccounts):
             participant_id=r["participant_id"], payer=r["payer"], item=r["item"],
             quantity=r["quantity"], unit=r["unit"], unit_price=Decimal(r["unit_price"]),
             amount=Decimal(r["amount"]), currency=r["currency"], detail=r["detail"] or "",
-            at=_parse_time(r["at"]) or datetime.min,
+            at=parse_time(r["at"]) or datetime.min,
         )
 
     async def charges_of_conference(self, conference_id: str) -> list[ChargeRecord]:
@@ -556,7 +548,7 @@ class SqliteStore(SqliteAccounts):
     ) -> list[ChargeRecord]:
         async with self.db.execute(
             "SELECT * FROM charges WHERE account_id=? AND at>=? AND at<? ORDER BY at, id",
-            (account_id, _utc(start), _utc(end)),
+            (account_id, utc_text(start), utc_text(end)),
         ) as cursor:
             return [self._charge(r) for r in await cursor.fetchall()]
 
@@ -588,7 +580,7 @@ class SqliteStore(SqliteAccounts):
             return None
         return TokenRecord(
             row["kind"], row["conference_id"], row["participant_id"],
-            _parse_time(row["expires_at"]),
+            parse_time(row["expires_at"]),
         )
 
     # -- the outbox ------------------------------------------------------------------
@@ -608,7 +600,7 @@ class SqliteStore(SqliteAccounts):
                     item.conference_id, item.participant_id, item.kind, item.recipient,
                     item.recipient_name,
                     item.channel, item.subject, item.body_text, item.body_html, item.ics,
-                    _utc(now), _utc(now), item.dedup_key, name, kind, text,
+                    utc_text(now), utc_text(now), item.dedup_key, name, kind, text,
                 ),
             )
             if cursor.rowcount > 0:
@@ -629,14 +621,14 @@ class SqliteStore(SqliteAccounts):
         await self.db.execute(
             "INSERT INTO heartbeat (id, at) VALUES (1, ?)"
             " ON CONFLICT(id) DO UPDATE SET at=excluded.at",
-            (_utc(now),),
+            (utc_text(now),),
         )
         await self.db.commit()
 
     async def last_beat(self) -> datetime | None:
         async with self.db.execute("SELECT at FROM heartbeat WHERE id=1") as cursor:
             row = await cursor.fetchone()
-        return _parse_time(row["at"]) if row else None
+        return parse_time(row["at"]) if row else None
 
     @staticmethod
     def _outbox_entry(r: sqlite3.Row) -> OutboxEntry:
@@ -646,10 +638,10 @@ class SqliteStore(SqliteAccounts):
             recipient=r["recipient"], recipient_name=r["recipient_name"], channel=r["channel"],
             subject=r["subject"], body_text=r["body_text"], body_html=r["body_html"],
             ics=r["ics"], state=r["state"], attempts=r["attempts"],
-            next_attempt_at=_parse_time(r["next_attempt_at"]) or datetime.min,
+            next_attempt_at=parse_time(r["next_attempt_at"]) or datetime.min,
             last_error=r["last_error"],
-            created_at=_parse_time(r["created_at"]) or datetime.min,
-            sent_at=_parse_time(r["sent_at"]), message_id=r["message_id"],
+            created_at=parse_time(r["created_at"]) or datetime.min,
+            sent_at=parse_time(r["sent_at"]), message_id=r["message_id"],
             attachment=(
                 (r["attachment_name"], r["attachment_type"], r["attachment"])
                 if r["attachment"] is not None else None
@@ -664,7 +656,7 @@ class SqliteStore(SqliteAccounts):
         async with self.db.execute(
             f"SELECT * FROM outbox WHERE state='queued' AND next_attempt_at<=?"
             f" AND channel IN ({marks}) ORDER BY next_attempt_at, id LIMIT ?",
-            (_utc(now), *channels, limit),
+            (utc_text(now), *channels, limit),
         ) as cursor:
             return [self._outbox_entry(r) for r in await cursor.fetchall()]
 
@@ -676,7 +668,7 @@ class SqliteStore(SqliteAccounts):
             tuple(channels),
         ) as cursor:
             row = await cursor.fetchone()
-        return _parse_time(row[0]) if row else None
+        return parse_time(row[0]) if row else None
 
     async def outbox_entry(self, entry_id: int) -> OutboxEntry | None:
         async with self.db.execute("SELECT * FROM outbox WHERE id=?", (entry_id,)) as cursor:
@@ -702,7 +694,7 @@ class SqliteStore(SqliteAccounts):
         await self.db.execute(
             "UPDATE outbox SET state='sent', sent_at=?, last_error=NULL, body_text='',"
             " body_html='', ics=NULL, attachment=NULL WHERE id=?",
-            (_utc(now), entry_id),
+            (utc_text(now), entry_id),
         )
         await self.db.commit()
 
@@ -719,7 +711,7 @@ class SqliteStore(SqliteAccounts):
         else:
             await self.db.execute(
                 "UPDATE outbox SET state='queued', last_error=?, next_attempt_at=? WHERE id=?",
-                (error, _utc(next_attempt_at), entry_id),
+                (error, utc_text(next_attempt_at), entry_id),
             )
         await self.db.commit()
 
@@ -727,7 +719,7 @@ class SqliteStore(SqliteAccounts):
         """After a crash: what was being sent goes back to the queue (same Message-ID)."""
         cursor = await self.db.execute(
             "UPDATE outbox SET state='queued', next_attempt_at=? WHERE state='sending'",
-            (_utc(now),),
+            (utc_text(now),),
         )
         count = cursor.rowcount
         await cursor.close()

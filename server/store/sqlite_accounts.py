@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from datetime import UTC, datetime
+from datetime import datetime
 
 import aiosqlite
 
@@ -16,15 +16,7 @@ from .accounts import (
     SessionRecord,
     UserRecord,
 )
-
-
-def _t(value: datetime | None) -> str | None:
-    """UTC in one format, so SQL compares times as text."""
-    return value.astimezone(UTC).isoformat(timespec="microseconds") if value else None
-
-
-def _p(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
+from .sqltime import parse_time, utc_text_or_none
 
 
 def email_key(email: str) -> str:
@@ -36,15 +28,15 @@ def _user(r: sqlite3.Row) -> UserRecord:
     return UserRecord(
         id=r["id"], account_id=r["account_id"], user_number=r["user_number"], name=r["name"],
         email=r["email"], language=r["language"], role=r["role"],
-        created_at=_p(r["created_at"]) or datetime.min, password_hash=r["password_hash"],
+        created_at=parse_time(r["created_at"]) or datetime.min, password_hash=r["password_hash"],
     )
 
 
 def _key(r: sqlite3.Row) -> ApiKeyRecord:
     return ApiKeyRecord(
         id=r["id"], user_id=r["user_id"], name=r["name"], prefix=r["prefix"],
-        created_at=_p(r["created_at"]) or datetime.min, last_used_at=_p(r["last_used_at"]),
-        revoked_at=_p(r["revoked_at"]),
+        created_at=parse_time(r["created_at"]) or datetime.min,
+        last_used_at=parse_time(r["last_used_at"]), revoked_at=parse_time(r["revoked_at"]),
     )
 
 
@@ -52,7 +44,7 @@ def _contact(r: sqlite3.Row) -> ContactRecord:
     return ContactRecord(
         id=r["id"], user_id=r["user_id"], name=r["name"], email=r["email"], phone=r["phone"],
         language=r["language"], organisation=r["organisation"],
-        created_at=_p(r["created_at"]) or datetime.min,
+        created_at=parse_time(r["created_at"]) or datetime.min,
     )
 
 
@@ -70,7 +62,7 @@ class SqliteAccounts:
             " password_hash, language, role, created_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
             (
                 u.id, u.account_id, u.user_number, u.name, u.email, email_key(u.email),
-                u.password_hash, u.language, u.role, _t(u.created_at),
+                u.password_hash, u.language, u.role, utc_text_or_none(u.created_at),
             ),
         )
 
@@ -78,7 +70,7 @@ class SqliteAccounts:
         try:
             await self.db.execute(
                 "INSERT INTO accounts (id, company, created_at) VALUES (?,?,?)",
-                (account.id, account.company, _t(account.created_at)),
+                (account.id, account.company, utc_text_or_none(account.created_at)),
             )
             await self._insert_user(owner)
         except sqlite3.IntegrityError as exc:
@@ -115,7 +107,8 @@ class SqliteAccounts:
             row = await cursor.fetchone()
         if row is None:
             return None
-        return AccountRecord(row["id"], row["company"], _p(row["created_at"]) or datetime.min)
+        created = parse_time(row["created_at"]) or datetime.min
+        return AccountRecord(row["id"], row["company"], created)
 
     async def users_of_account(self, account_id: str) -> list[UserRecord]:
         async with self.db.execute(
@@ -143,8 +136,8 @@ class SqliteAccounts:
         await self.db.execute(
             "INSERT INTO sessions (token_hash, user_id, csrf_token, created_at, expires_at)"
             " VALUES (?,?,?,?,?)",
-            (token_hash, session.user_id, session.csrf_token, _t(created_at),
-             _t(session.expires_at)),
+            (token_hash, session.user_id, session.csrf_token, utc_text_or_none(created_at),
+             utc_text_or_none(session.expires_at)),
         )
         await self.db.commit()
 
@@ -156,7 +149,7 @@ class SqliteAccounts:
         if row is None:
             return None
         return SessionRecord(
-            row["user_id"], row["csrf_token"], _p(row["expires_at"]) or datetime.min
+            row["user_id"], row["csrf_token"], parse_time(row["expires_at"]) or datetime.min
         )
 
     async def delete_session(self, token_hash: str) -> None:
@@ -169,7 +162,7 @@ class SqliteAccounts:
         await self.db.execute(
             "INSERT INTO api_keys (id, user_id, name, key_hash, prefix, created_at)"
             " VALUES (?,?,?,?,?,?)",
-            (key.id, key.user_id, key.name, key_hash, key.prefix, _t(key.created_at)),
+            (key.id, key.user_id, key.name, key_hash, key.prefix, utc_text_or_none(key.created_at)),
         )
         await self.db.commit()
 
@@ -191,7 +184,7 @@ class SqliteAccounts:
     async def revoke_api_key(self, user_id: str, key_id: str, now: datetime) -> bool:
         cursor = await self.db.execute(
             "UPDATE api_keys SET revoked_at=? WHERE id=? AND user_id=? AND revoked_at IS NULL",
-            (_t(now), key_id, user_id),
+            (utc_text_or_none(now), key_id, user_id),
         )
         changed = cursor.rowcount > 0
         await cursor.close()
@@ -200,7 +193,7 @@ class SqliteAccounts:
 
     async def touch_api_key(self, key_id: str, now: datetime) -> None:
         await self.db.execute(
-            "UPDATE api_keys SET last_used_at=? WHERE id=?", (_t(now), key_id)
+            "UPDATE api_keys SET last_used_at=? WHERE id=?", (utc_text_or_none(now), key_id)
         )
         await self.db.commit()
 
@@ -212,7 +205,7 @@ class SqliteAccounts:
         await self.db.execute(
             "INSERT INTO password_resets (token_hash, user_id, created_at, expires_at)"
             " VALUES (?,?,?,?)",
-            (token_hash, user_id, _t(created_at), _t(expires_at)),
+            (token_hash, user_id, utc_text_or_none(created_at), utc_text_or_none(expires_at)),
         )
         await self.db.commit()
 
@@ -221,7 +214,7 @@ class SqliteAccounts:
         async with self.db.execute(
             "UPDATE password_resets SET used_at=? WHERE token_hash=? AND used_at IS NULL"
             " AND expires_at>? RETURNING user_id",
-            (_t(now), token_hash, _t(now)),
+            (utc_text_or_none(now), token_hash, utc_text_or_none(now)),
         ) as cursor:
             row = await cursor.fetchone()
         await self.db.commit()
@@ -237,7 +230,7 @@ class SqliteAccounts:
                 " created_at) VALUES (?,?,?,?,?,?,?,?)",
                 [
                     (c.id, c.user_id, c.name, c.email, c.phone, c.language, c.organisation,
-                     _t(c.created_at))
+                     utc_text_or_none(c.created_at))
                     for c in contacts
                 ],
             )
@@ -252,6 +245,13 @@ class SqliteAccounts:
             (user_id,),
         ) as cursor:
             return [_contact(r) for r in await cursor.fetchall()]
+
+    async def count_contacts(self, user_id: str) -> int:
+        async with self.db.execute(
+            "SELECT COUNT(*) FROM contacts WHERE user_id=?", (user_id,)
+        ) as cursor:
+            row = await cursor.fetchone()
+        return int(row[0]) if row else 0
 
     async def contact(self, user_id: str, contact_id: str) -> ContactRecord | None:
         async with self.db.execute(
@@ -288,8 +288,8 @@ class SqliteAccounts:
         ) as cursor:
             return [
                 ConferenceSummary(
-                    r["id"], r["title"], r["state"], _p(r["created_at"]) or datetime.min,
-                    _p(r["starts_at"]), _p(r["ended_at"]),
+                    r["id"], r["title"], r["state"], parse_time(r["created_at"]) or datetime.min,
+                    parse_time(r["starts_at"]), parse_time(r["ended_at"]),
                 )
                 for r in await cursor.fetchall()
             ]
